@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <rte_vhost.h>
+
+#include "vhost_port.h"
+#include "vhost_port_pvt.h"
+#include "vs_config.h"
+#include "vs_switch.h"
+#include "vsock_proto.h"
+
+static struct vhost_port *ports[VS_MAX_GUESTS];
+static unsigned int nports;
+/* vid -> port, set on new_connection (librte_vhost's vids are < RTE_MAX_VHOST_DEVICE). */
+static struct vhost_port *by_vid[VHOST_PORT_MAX_VID];
+
+static struct vhost_port *
+port_of_vid(int vid)
+{
+	if (vid < 0 || vid >= VHOST_PORT_MAX_VID)
+		return NULL;
+	return by_vid[vid];
+}
+
+static int
+op_notify(void *drv, uint16_t qid)
+{
+	struct vhost_port *vp = drv;
+	int ret = rte_vhost_vring_call_nonblock(vp->vid, qid);
+
+	return ret == -EAGAIN ? -EAGAIN : 0;
+}
+
+static void
+op_sync_bases(void *drv, const uint16_t last_avail[2], const uint16_t last_used[2])
+{
+	struct vhost_port *vp = drv;
+	uint16_t q;
+
+	for (q = 0; q < VSOCK_NUM_VQ; q++)
+		rte_vhost_set_vring_base(vp->vid, q, last_avail[q], last_used[q]);
+}
+
+static const struct vs_port_ops vhost_port_ops = {
+	.notify = op_notify,
+	.sync_bases = op_sync_bases,
+};
+
+/* Messages librte_vhost does not answer the way a vsock frontend needs. */
+static enum rte_vhost_msg_result
+pre_msg(int vid, void *msg)
+{
+	struct vhost_port *vp = port_of_vid(vid);
+	struct vhost_port_msg *m = msg;
+
+	if (vp == NULL)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	switch (m->request) {
+	case VHOST_PORT_GET_CONFIG: {
+		uint8_t cfg[VHOST_PORT_CONFIG_SPACE];
+		uint32_t off = m->config.offset, size = m->config.size;
+
+		/* virtio_vsock_config: le64 guest_cid. */
+		vsock_put_le64(cfg, vp->conf.cid);
+		if (off > sizeof(cfg) || size > sizeof(cfg) - off ||
+		    size > sizeof(m->config.region))
+			return RTE_VHOST_MSG_RESULT_ERR;
+		memcpy(m->config.region, cfg + off, size);
+		m->size = (uint32_t)(offsetof(struct vhost_port_config, region) + size);
+		return RTE_VHOST_MSG_RESULT_REPLY;
+	}
+	case VHOST_PORT_GET_QUEUE_NUM:
+		m->u64 = VSOCK_NUM_VQ;
+		m->size = sizeof(m->u64);
+		return RTE_VHOST_MSG_RESULT_REPLY;
+	default:
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	}
+}
+
+static const struct rte_vhost_user_extern_ops extern_ops = {
+	.pre_msg_handle = pre_msg,
+};
+
+static int
+cb_new_connection(int vid)
+{
+	char path[PATH_MAX];
+	unsigned int i;
+
+	if (vid < 0 || vid >= VHOST_PORT_MAX_VID ||
+	    rte_vhost_get_ifname(vid, path, sizeof(path)) != 0)
+		return -1;
+	for (i = 0; i < nports; i++) {
+		struct vhost_port *vp = ports[i];
+
+		if (strcmp(vp->conf.socket, path) != 0)
+			continue;
+		if (vp->vid >= 0) {
+			VS_LOG(ERR, "guest %" PRIu64 ": second frontend on %s refused",
+			       vp->conf.cid, path);
+			return -1;
+		}
+		vp->vid = vid;
+		by_vid[vid] = vp;
+		if (rte_vhost_extern_callback_register(vid, &extern_ops, vp) != 0) {
+			by_vid[vid] = NULL;
+			vp->vid = -1;
+			return -1;
+		}
+		vs_port_set_connected(vp->port, true);
+		VS_LOG(INFO, "guest %" PRIu64 ": frontend connected on %s", vp->conf.cid, path);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+cb_destroy_connection(int vid)
+{
+	struct vhost_port *vp = port_of_vid(vid);
+
+	if (vp == NULL)
+		return;
+	vs_port_set_connected(vp->port, false);
+	by_vid[vid] = NULL;
+	vp->vid = -1;
+	VS_LOG(INFO, "guest %" PRIu64 ": frontend disconnected", vp->conf.cid);
+}
+
+static int
+cb_new_device(int vid)
+{
+	struct vhost_port *vp = port_of_vid(vid);
+	struct rte_vhost_memory *mem = NULL;
+	struct vs_port_rings r;
+	uint64_t features;
+	uint32_t i;
+	uint16_t q;
+	int ret;
+
+	if (vp == NULL)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	if (rte_vhost_get_negotiated_features(vid, &features) != 0)
+		return -1;
+	r.event_idx = !!(features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	r.seqpacket = !!(features & (1ULL << VSOCK_F_SEQPACKET));
+	if (rte_vhost_get_mem_table(vid, &mem) != 0)
+		return -1;
+	if (mem->nregions > VIRTQ_MAX_REGIONS) {
+		VS_LOG(ERR, "guest %" PRIu64 ": %u memory regions, at most %u", vp->conf.cid,
+		       mem->nregions, VIRTQ_MAX_REGIONS);
+		free(mem);
+		return -1;
+	}
+	r.mem.nregions = mem->nregions;
+	for (i = 0; i < mem->nregions; i++) {
+		r.mem.regions[i].gpa = mem->regions[i].guest_phys_addr;
+		r.mem.regions[i].size = mem->regions[i].size;
+		r.mem.regions[i].hva = mem->regions[i].host_user_addr;
+	}
+	free(mem);
+	for (q = 0; q < VSOCK_NUM_VQ; q++) {
+		struct rte_vhost_vring vr;
+
+		if (rte_vhost_get_vhost_vring(vid, q, &vr) != 0 ||
+		    rte_vhost_get_vring_base(vid, q, &r.last_avail[q], &r.last_used[q]) != 0)
+			return -1;
+		r.desc[q] = vr.desc;
+		r.avail[q] = vr.avail;
+		r.used[q] = vr.used;
+		r.size[q] = vr.size;
+	}
+	ret = vs_port_start(vp->port, &r);
+	if (ret != 0) {
+		VS_LOG(ERR, "guest %" PRIu64 ": rings refused: %s", vp->conf.cid, strerror(-ret));
+		return -1;
+	}
+	VS_LOG(INFO, "guest %" PRIu64 ": driver started (rings %u/%u, event_idx %d, seqpacket %d)",
+	       vp->conf.cid, r.size[0], r.size[1], r.event_idx, r.seqpacket);
+	return 0;
+}
+
+static void
+cb_destroy_device(int vid)
+{
+	struct vhost_port *vp = port_of_vid(vid);
+
+	if (vp == NULL)
+		return;
+	vs_port_stop(vp->port);
+	VS_LOG(INFO, "guest %" PRIu64 ": driver stopped", vp->conf.cid);
+}
+
+static const struct rte_vhost_device_ops device_ops = {
+	.new_device = cb_new_device,
+	.destroy_device = cb_destroy_device,
+	.new_connection = cb_new_connection,
+	.destroy_connection = cb_destroy_connection,
+};
+
+int
+vhost_port_check_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (ret == 0)
+		return -EADDRINUSE;
+	/* Nobody listens: a leftover of a process that died. */
+	if (unlink(path) != 0)
+		return -errno;
+	return 0;
+}
+
+int
+vhost_port_create(const struct vhost_port_conf *conf)
+{
+	struct vhost_port *vp;
+	const char *path = conf->socket;
+	int ret;
+
+	if (nports >= VS_MAX_GUESTS)
+		return -ENOSPC;
+	ret = vhost_port_check_path(path);
+	if (ret < 0)
+		return ret;
+	vp = calloc(1, sizeof(*vp));
+	if (vp == NULL)
+		return -ENOMEM;
+	vp->conf = *conf;
+	vp->vid = -1;
+	vp->port = vs_port_add(conf->cid, conf->lcore, &vhost_port_ops, vp);
+	if (vp->port == NULL) {
+		ret = -errno;
+		free(vp);
+		return ret;
+	}
+	if (rte_vhost_driver_register(path, 0) != 0) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	vp->registered = true;
+	if (rte_vhost_driver_set_features(path, VHOST_PORT_FEATURES) != 0 ||
+	    rte_vhost_driver_set_protocol_features(path, VHOST_PORT_PROTOCOL_FEATURES) != 0 ||
+	    rte_vhost_driver_callback_register(path, &device_ops) != 0) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	if (rte_vhost_driver_start(path) != 0) {
+		ret = -EADDRINUSE;
+		goto fail;
+	}
+	ports[nports++] = vp;
+	return 0;
+fail:
+	if (vp->registered)
+		rte_vhost_driver_unregister(path);
+	/* The switch port stays reserved: its CID cannot be reused in this run. */
+	free(vp);
+	return ret;
+}
+
+void
+vhost_port_destroy_all(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < nports; i++) {
+		struct vhost_port *vp = ports[i];
+
+		rte_vhost_driver_unregister(vp->conf.socket);
+		unlink(vp->conf.socket);
+		free(vp);
+	}
+	nports = 0;
+}

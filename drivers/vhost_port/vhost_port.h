@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+#ifndef VHOST_PORT_H
+#define VHOST_PORT_H
+
+/**
+ * @file
+ * Guest ports over vhost-user (librte_vhost).
+ *
+ * One vhost-user socket per guest; the switch is the device backend. The
+ * frontend (QEMU's vhost-user-vsock-pci, or the project's emulated guest) learns
+ * the guest's CID with GET_CONFIG, which librte_vhost 22.11 only answers for vDPA
+ * devices: it is answered here, from a message hook installed on every new
+ * connection. GET_QUEUE_NUM is answered with 2 (rx, tx: the event queue stays in
+ * the frontend). Offered: VERSION_1, VSOCK_F_SEQPACKET, RING_INDIRECT_DESC,
+ * RING_EVENT_IDX and the protocol features MQ, REPLY_ACK, CONFIG; not STATUS, which
+ * QEMU's vsock never completes.
+ *
+ * Setting our own feature bits turns librte_vhost's net data path off: the rings
+ * are walked by lib/virtq on the port's worker lcore, and their indices are handed
+ * back with rte_vhost_set_vring_base() so that GET_VRING_BASE and interrupt
+ * suppression stay right.
+ */
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Features a vsock backend offers. */
+#define VHOST_PORT_FEATURES                                                         \
+	((1ULL << 32) /* VIRTIO_F_VERSION_1 */ | (1ULL << 1) /* VSOCK_F_SEQPACKET */ |  \
+	 (1ULL << 28) /* VIRTIO_RING_F_INDIRECT_DESC */ |                               \
+	 (1ULL << 29) /* VIRTIO_RING_F_EVENT_IDX */ |                                   \
+	 (1ULL << 30) /* VHOST_USER_F_PROTOCOL_FEATURES */)
+
+/** How a guest is attached. */
+struct vhost_port_conf {
+	uint64_t cid;
+	char socket[PATH_MAX];
+	unsigned int lcore; /**< owner lcore, RTE_MAX_LCORE for automatic */
+};
+
+/**
+ * Check a socket path before use: a live listener there is an error (another
+ * switch or QEMU owns it), a stale socket file is removed, anything else is an
+ * error.
+ *
+ * @return 0, or a negative errno (-EADDRINUSE, -EEXIST, -ENAMETOOLONG, -ENOENT
+ *   for a missing directory, -EACCES).
+ */
+int vhost_port_check_path(const char *path);
+
+/**
+ * Create a guest port and start listening on its socket.
+ *
+ * @return 0, or a negative errno; the reason was logged.
+ */
+int vhost_port_create(const struct vhost_port_conf *conf);
+
+/** Stop listening, detach every frontend, remove the sockets. */
+void vhost_port_destroy_all(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VHOST_PORT_H */

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+#ifndef VS_FLOW_H
+#define VS_FLOW_H
+
+/**
+ * @file
+ * Connection (flow) table of one worker lcore.
+ *
+ * A vsock connection has two ends, each a (CID, port). Every lcore keeps the
+ * ends that live on it: a key is (local end, peer end), so a connection between
+ * two guests polled by two lcores has one entry on each, and each table has
+ * exactly one writer, its lcore: no locks, no atomics on the data path.
+ *
+ * Other threads (telemetry, the control plane) read a table lock-free: the table
+ * is an rte_hash with RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF, and a deleted entry's
+ * slot (and so its struct vs_flow, which lives at the slot's position) is reused
+ * only after every reader registered with the RCU QSBR variable has passed a
+ * quiescent state.
+ */
+
+#include <stdint.h>
+
+#include <rte_hash.h>
+#include <rte_rcu_qsbr.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Most keys one bulk lookup takes. */
+#define VS_FLOW_BULK_MAX RTE_HASH_LOOKUP_BULK_MAX
+
+/** A connection as seen from one of its ends. */
+struct vs_flow_key {
+	uint64_t local_cid;
+	uint64_t peer_cid;
+	uint32_t local_port;
+	uint32_t peer_port;
+};
+
+/** Connection state as the switch sees it. */
+enum vs_flow_state {
+	VS_FLOW_CONNECTING = 0, /**< REQUEST seen, no RESPONSE yet */
+	VS_FLOW_CONNECTED, /**< RESPONSE seen */
+	VS_FLOW_CLOSING, /**< a SHUTDOWN seen; waiting for RST */
+};
+
+/** One end of a connection. Written only by the table's lcore. */
+struct vs_flow {
+	struct vs_flow_key key;
+	uint8_t state; /**< enum vs_flow_state */
+	uint8_t type; /**< VSOCK_TYPE_STREAM or VSOCK_TYPE_SEQPACKET */
+	uint8_t outgoing; /**< the local end sent the REQUEST */
+	uint8_t shutdown; /**< VSOCK_SHUTDOWN_* flags seen from the local end */
+	uint64_t tx_pkts; /**< packets the local end sent */
+	uint64_t tx_bytes; /**< payload bytes the local end sent */
+};
+
+/** A flow table. */
+struct vs_flow_table;
+
+/**
+ * Create a table.
+ *
+ * @param name
+ *   Unique name (rte_hash objects are named).
+ * @param max_flows
+ *   Capacity in connection ends.
+ * @param socket_id
+ *   NUMA socket for the memory.
+ * @param qsv
+ *   RCU QSBR variable of the readers, or NULL for a table nobody else reads.
+ * @return
+ *   The table, or NULL with rte_errno set.
+ */
+struct vs_flow_table *vs_flow_table_create(const char *name, uint32_t max_flows,
+					   int socket_id, struct rte_rcu_qsbr *qsv);
+
+/** Free a table; NULL is allowed. No reader may use it any more. */
+void vs_flow_table_free(struct vs_flow_table *t);
+
+/** Find one end. @return the flow or NULL. */
+struct vs_flow *vs_flow_lookup(const struct vs_flow_table *t, const struct vs_flow_key *key);
+
+/**
+ * Find up to VS_FLOW_BULK_MAX ends at once.
+ *
+ * @param flows
+ *   Output: one entry per key, NULL where there is none.
+ */
+void vs_flow_lookup_bulk(const struct vs_flow_table *t, const struct vs_flow_key **keys,
+			 unsigned int n, struct vs_flow **flows);
+
+/**
+ * Add an end. The caller checked that it is not there.
+ *
+ * @return
+ *   The new flow, zeroed but for its key, or NULL when the table is full.
+ */
+struct vs_flow *vs_flow_add(struct vs_flow_table *t, const struct vs_flow_key *key);
+
+/** Remove an end. Its memory stays valid for readers until their next quiescent state. */
+void vs_flow_del(struct vs_flow_table *t, struct vs_flow *f);
+
+/** Number of ends in the table. */
+uint32_t vs_flow_count(const struct vs_flow_table *t);
+
+/**
+ * Walk the table.
+ *
+ * @param next
+ *   Cursor, 0 to start.
+ * @return
+ *   The next flow, or NULL at the end.
+ */
+struct vs_flow *vs_flow_next(const struct vs_flow_table *t, uint32_t *next);
+
+/** Key of the other end of a connection. */
+static inline void
+vs_flow_key_reverse(const struct vs_flow_key *k, struct vs_flow_key *r)
+{
+	r->local_cid = k->peer_cid;
+	r->local_port = k->peer_port;
+	r->peer_cid = k->local_cid;
+	r->peer_port = k->local_port;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VS_FLOW_H */

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+/* Delivery into a guest's rx queue: straight from another guest's buffers, from
+ * the backlog, or from another lcore's handover ring. Runs on the receiving
+ * guest's owner lcore only. */
+
+#include "vs_switch_pvt.h"
+
+#define VS_HANDOVER_BURST 32
+
+static inline bool
+backlog_empty(const struct vs_backlog *b)
+{
+	return b->head == b->tail;
+}
+
+static inline uint32_t
+backlog_len(const struct vs_backlog *b)
+{
+	return b->tail - b->head;
+}
+
+/* Soft limit: stream data waits in the sender's tx ring beyond it. */
+static inline bool
+backlog_over_soft(const struct vs_port *d)
+{
+	return backlog_len(&d->backlog) >= vs_sw.conf.backlog_pkts ||
+	       d->backlog.bytes >= vs_sw.conf.backlog_bytes;
+}
+
+static bool
+backlog_push(struct vs_port *d, struct rte_mbuf *m)
+{
+	struct vs_backlog *b = &d->backlog;
+
+	if (backlog_len(b) > b->mask) {
+		d->stats.drops[VS_DROP_BACKLOG_FULL]++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	b->q[b->tail++ & b->mask] = m;
+	b->bytes += m->pkt_len - vs_mbuf_priv(m)->off;
+	return true;
+}
+
+void
+vs_backlog_clear(struct vs_port *p)
+{
+	struct vs_backlog *b = &p->backlog;
+
+	while (!backlog_empty(b))
+		rte_pktmbuf_free(b->q[b->head++ & b->mask]);
+	b->bytes = 0;
+}
+
+uint32_t
+vs_rx_write(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
+	    const struct virtq_iov *iov, unsigned int niov, uint32_t soff, bool *complete)
+{
+	struct virtq *q = &d->vq[VSOCK_VQ_RX];
+	struct virtq_chain *c = &lc->rx_chain;
+	uint32_t len = h->op == VSOCK_OP_RW ? h->len : 0;
+	uint32_t done = 0;
+	unsigned int tries = 0;
+	bool wrote = false;
+
+	while ((!wrote || done < len) && tries++ < q->size) {
+		uint8_t wire[VSOCK_HDR_LEN];
+		struct vsock_hdr ph;
+		uint32_t piece;
+
+		if (virtq_pop(q, c, 1) == 0)
+			break;
+		/* A buffer that cannot hold a header, or no payload when payload is due,
+		 * is handed back empty: the guest's own loss. */
+		if (c->err != VIRTQ_OK || c->len < VSOCK_HDR_LEN ||
+		    (c->len == VSOCK_HDR_LEN && len > done)) {
+			virtq_push(q, c->head, 0);
+			d->stats.drops[VS_DROP_BAD_DESC]++;
+			continue;
+		}
+		piece = RTE_MIN(len - done, c->len - VSOCK_HDR_LEN);
+		ph = *h;
+		ph.len = piece;
+		/* A message split over buffers ends only with its last piece. */
+		if (h->op == VSOCK_OP_RW && done + piece < len)
+			ph.flags &= ~VSOCK_SEQ_MASK;
+		vsock_hdr_encode(&ph, wire);
+		virtq_iov_write(c->iov, c->niov, 0, wire, VSOCK_HDR_LEN);
+		if (piece > 0)
+			virtq_iov_copy(c->iov, c->niov, VSOCK_HDR_LEN, iov, niov, soff + done,
+				       piece);
+		virtq_push(q, c->head, VSOCK_HDR_LEN + piece);
+		d->stats.rx_pkts++;
+		d->stats.rx_bytes += piece;
+		done += piece;
+		wrote = true;
+	}
+	if (wrote || tries > 1)
+		vs_port_mark_dirty(lc, d);
+	*complete = wrote && done == len;
+	return done;
+}
+
+/* Queue what is left of a packet (from @done on) in @d's backlog. */
+static void
+backlog_rest(struct vs_port *d, const struct vsock_hdr *h, const struct virtq_iov *iov,
+	     unsigned int niov, uint32_t soff, uint32_t done)
+{
+	struct vsock_hdr rest = *h;
+	struct rte_mbuf *m;
+
+	if (h->op == VSOCK_OP_RW)
+		rest.len = h->len - done;
+	m = vs_mbuf_from_iov(&rest, iov, niov, soff + done);
+	if (m == NULL) {
+		d->stats.drops[VS_DROP_NO_MBUF]++;
+		return;
+	}
+	backlog_push(d, m);
+}
+
+enum vs_deliver
+vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
+	       const struct vsock_hdr *h, const struct virtq_iov *iov, unsigned int niov,
+	       uint32_t soff)
+{
+	bool complete;
+	uint32_t done;
+
+	if (d->lcore != lc->lcore_id) {
+		struct rte_mbuf *m;
+
+		if (h->op == VSOCK_OP_RW && backlog_over_soft(d))
+			return VS_STALL;
+		m = vs_mbuf_from_iov(h, iov, niov, soff);
+		if (m == NULL)
+			return VS_STALL;
+		vs_mbuf_priv(m)->dst = d->index;
+		vs_mbuf_priv(m)->src = src->index;
+		if (rte_ring_mp_enqueue(vs_sw.lcores[d->lcore]->in, m) != 0) {
+			rte_pktmbuf_free(m);
+			return VS_STALL;
+		}
+		return VS_DELIVERED;
+	}
+	if (!d->dp_active) {
+		/* Stopped after routing: a REQUEST still deserves its answer. */
+		if (h->op == VSOCK_OP_REQUEST)
+			vs_send_rst(lc, h, src);
+		return VS_DELIVERED;
+	}
+	if (!backlog_empty(&d->backlog)) {
+		if (h->op == VSOCK_OP_RW && backlog_over_soft(d))
+			return VS_STALL;
+		if (!vs_flow_ingress(lc, d, h))
+			return VS_DELIVERED;
+		backlog_rest(d, h, iov, niov, soff, 0);
+		return VS_DELIVERED;
+	}
+	if (!vs_flow_ingress(lc, d, h))
+		return VS_DELIVERED;
+	done = vs_rx_write(lc, d, h, iov, niov, soff, &complete);
+	if (!complete)
+		backlog_rest(d, h, iov, niov, soff, done);
+	return VS_DELIVERED;
+}
+
+/* Write a queued mbuf into @d's rx queue; true when all of it went. */
+static bool
+deliver_queued(struct vs_lcore *lc, struct vs_port *d, struct rte_mbuf *m)
+{
+	struct virtq_iov iov[VSOCK_MAX_PKT_PAYLOAD / VS_MBUF_DATA + 1];
+	struct vs_mbuf_priv *pv = vs_mbuf_priv(m);
+	struct vsock_hdr h;
+	unsigned int niov = vs_mbuf_iov(m, iov, RTE_DIM(iov));
+	bool complete;
+	uint32_t done;
+
+	vsock_hdr_decode(pv->hdr, &h);
+	if (h.op == VSOCK_OP_RW)
+		h.len -= pv->off;
+	done = vs_rx_write(lc, d, &h, iov, niov, pv->off, &complete);
+	pv->off += done;
+	d->backlog.bytes -= RTE_MIN(done, d->backlog.bytes);
+	return complete;
+}
+
+unsigned int
+vs_backlog_drain(struct vs_lcore *lc, struct vs_port *p)
+{
+	struct vs_backlog *b = &p->backlog;
+	unsigned int n = 0;
+
+	while (!backlog_empty(b) && n < VS_BURST_SIZE) {
+		struct rte_mbuf *m = b->q[b->head & b->mask];
+
+		if (!deliver_queued(lc, p, m))
+			break;
+		b->head++;
+		rte_pktmbuf_free(m);
+		n++;
+	}
+	if (backlog_empty(b))
+		b->bytes = 0;
+	return n;
+}
+
+/* An mbuf for one of our ports, from another lcore or generated here. */
+void
+vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
+{
+	struct vs_mbuf_priv *pv = vs_mbuf_priv(m);
+	struct vs_port *d = vs_sw.ports[pv->dst];
+	struct vsock_hdr h;
+
+	vsock_hdr_decode(pv->hdr, &h);
+	if (pv->generated)
+		d->stats.rst_sent++;
+	if (!d->dp_active) {
+		if (h.op == VSOCK_OP_REQUEST)
+			vs_send_rst(lc, &h, vs_sw.ports[pv->src]);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (!vs_flow_ingress(lc, d, &h)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (backlog_empty(&d->backlog) && deliver_queued(lc, d, m)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	backlog_push(d, m);
+}
+
+unsigned int
+vs_handover_drain(struct vs_lcore *lc)
+{
+	struct rte_mbuf *m[VS_HANDOVER_BURST];
+	unsigned int i, n;
+
+	n = rte_ring_sc_dequeue_burst(lc->in, (void **)m, VS_HANDOVER_BURST, NULL);
+	for (i = 0; i < n; i++)
+		vs_deliver_mbuf(lc, m[i]);
+	return n;
+}
+
+/* Answer @to_reset (a packet @to sent) with an RST, as if from its destination. */
+void
+vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct vs_port *to)
+{
+	struct vsock_hdr rst = {
+		.src_cid = to_reset->dst_cid,
+		.dst_cid = to_reset->src_cid,
+		.src_port = to_reset->dst_port,
+		.dst_port = to_reset->src_port,
+		.type = to_reset->type,
+		.op = VSOCK_OP_RST,
+	};
+	struct rte_mbuf *m;
+
+	if (to == NULL)
+		return;
+	if (to->lcore == lc->lcore_id) {
+		to->stats.rst_sent++;
+		vs_deliver_iov(lc, to, to, &rst, NULL, 0, 0);
+		return;
+	}
+	m = vs_mbuf_from_iov(&rst, NULL, 0, 0);
+	if (m == NULL) {
+		lc->lost_rst++;
+		return;
+	}
+	vs_mbuf_priv(m)->dst = to->index;
+	vs_mbuf_priv(m)->src = to->index;
+	vs_mbuf_priv(m)->generated = 1;
+	if (rte_ring_mp_enqueue(vs_sw.lcores[to->lcore]->in, m) != 0) {
+		lc->lost_rst++;
+		rte_pktmbuf_free(m);
+	}
+}

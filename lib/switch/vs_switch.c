@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+/* Switch set-up and the worker lcore loop. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+#include <rte_pause.h>
+
+#include "vs_switch_pvt.h"
+
+RTE_LOG_REGISTER_DEFAULT(vs_logtype, INFO);
+
+struct vs_switch vs_sw;
+
+static int
+lcore_init(unsigned int lcore_id)
+{
+	int socket = (int)rte_lcore_to_socket_id(lcore_id);
+	struct vs_lcore *lc;
+	char name[RTE_RING_NAMESIZE];
+
+	lc = rte_zmalloc_socket("vs_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE, socket);
+	if (lc == NULL)
+		return -ENOMEM;
+	lc->lcore_id = lcore_id;
+	snprintf(name, sizeof(name), "vs_in_%u", lcore_id);
+	lc->in = rte_ring_create(name, vs_sw.conf.ring_size, socket, RING_F_SC_DEQ);
+	if (lc->in == NULL)
+		goto fail;
+	snprintf(name, sizeof(name), "vs_flows_%u", lcore_id);
+	lc->flows = vs_flow_table_create(name, vs_sw.conf.max_flows_per_lcore, socket,
+					 vs_sw.qsv);
+	if (lc->flows == NULL)
+		goto fail;
+	vs_sw.lcores[lcore_id] = lc;
+	vs_sw.workers[vs_sw.nworkers++] = lcore_id;
+	return 0;
+fail:
+	rte_ring_free(lc->in);
+	rte_free(lc);
+	return -rte_errno ? -rte_errno : -ENOMEM;
+}
+
+int
+vs_switch_init(const struct vs_switch_conf *conf)
+{
+	struct rte_hash_parameters hp = {
+		.name = "vs_cids",
+		.entries = VS_MAX_GUESTS * 2,
+		.key_len = sizeof(uint64_t),
+		.hash_func = rte_hash_crc,
+		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	unsigned int lcore_id;
+	size_t sz;
+	int ret;
+
+	memset(&vs_sw, 0, sizeof(vs_sw));
+	vs_sw.conf = *conf;
+	vs_sw.conf.ring_size = rte_align32pow2(conf->ring_size);
+
+	sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	vs_sw.qsv = rte_zmalloc("vs_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (vs_sw.qsv == NULL || rte_rcu_qsbr_init(vs_sw.qsv, RTE_MAX_LCORE) != 0)
+		return -ENOMEM;
+
+	vs_sw.pool = rte_pktmbuf_pool_create("vs_mbufs", conf->nb_mbufs, 256,
+					     sizeof(struct vs_mbuf_priv),
+					     RTE_PKTMBUF_HEADROOM + VS_MBUF_DATA,
+					     (int)rte_socket_id());
+	if (vs_sw.pool == NULL) {
+		VS_LOG(ERR, "cannot create mbuf pool of %u: %s", conf->nb_mbufs,
+		       rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	vs_sw.cids = rte_hash_create(&hp);
+	if (vs_sw.cids == NULL)
+		return -ENOMEM;
+
+	/* Workers: every lcore but the main one, or the main one alone. */
+	RTE_LCORE_FOREACH_WORKER(lcore_id) {
+		ret = lcore_init(lcore_id);
+		if (ret < 0)
+			return ret;
+	}
+	if (vs_sw.nworkers == 0) {
+		ret = lcore_init(rte_get_main_lcore());
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+void
+vs_switch_fini(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < vs_sw.nports; i++) {
+		vs_backlog_clear(vs_sw.ports[i]);
+		rte_free(vs_sw.ports[i]->backlog.q);
+		rte_free(vs_sw.ports[i]);
+	}
+	for (i = 0; i < vs_sw.nworkers; i++) {
+		struct vs_lcore *lc = vs_sw.lcores[vs_sw.workers[i]];
+		struct rte_mbuf *m;
+
+		while (rte_ring_dequeue(lc->in, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(lc->in);
+		vs_flow_table_free(lc->flows);
+		rte_free(lc);
+	}
+	rte_hash_free(vs_sw.cids);
+	rte_mempool_free(vs_sw.pool);
+	rte_free(vs_sw.qsv);
+	memset(&vs_sw, 0, sizeof(vs_sw));
+}
+
+void
+vs_switch_stop(void)
+{
+	__atomic_store_n(&vs_sw.stop, true, __ATOMIC_RELEASE);
+}
+
+bool
+vs_switch_stopping(void)
+{
+	return __atomic_load_n(&vs_sw.stop, __ATOMIC_ACQUIRE);
+}
+
+/* Publish used entries of every queue touched this round; one interrupt per
+ * queue at most, and only if the guest asked for it. */
+void
+vs_lcore_flush(struct vs_lcore *lc)
+{
+	uint32_t i, n = lc->ndirty;
+
+	/* A queue whose interrupt could not be sent is marked again, into the
+	 * slots already walked. */
+	lc->ndirty = 0;
+	for (i = 0; i < n; i++) {
+		struct vs_port *p = lc->dirty[i];
+		uint16_t avail[VSOCK_NUM_VQ], used[VSOCK_NUM_VQ];
+		bool published = false;
+		unsigned int q;
+
+		p->dirty = false;
+		if (!p->dp_active)
+			continue;
+		for (q = 0; q < VSOCK_NUM_VQ; q++) {
+			published |= virtq_flush(&p->vq[q]);
+			avail[q] = p->vq[q].last_avail;
+			used[q] = p->vq[q].last_used;
+		}
+		if (published && p->ops != NULL && p->ops->sync_bases != NULL)
+			p->ops->sync_bases(p->drv, avail, used);
+		for (q = 0; q < VSOCK_NUM_VQ; q++) {
+			if (!virtq_need_notify(&p->vq[q]))
+				continue;
+			if (p->ops != NULL && p->ops->notify != NULL &&
+			    p->ops->notify(p->drv, (uint16_t)q) != 0) {
+				p->vq[q].signalled_valid = false;
+				vs_port_mark_dirty(lc, p);
+				continue;
+			}
+			p->stats.notify++;
+		}
+	}
+}
+
+/* One round over everything this lcore owns. Returns work done. */
+static unsigned int
+lcore_round(struct vs_lcore *lc)
+{
+	uint32_t i, nports = __atomic_load_n(&lc->nports, __ATOMIC_ACQUIRE);
+	unsigned int work = vs_handover_drain(lc);
+
+	for (i = 0; i < nports; i++) {
+		struct vs_port *p = lc->ports[i];
+
+		vs_port_refresh(lc, p);
+		if (!p->dp_active)
+			continue;
+		work += vs_backlog_drain(lc, p);
+		work += vs_tx_poll(lc, p);
+	}
+	vs_lcore_flush(lc);
+	return work;
+}
+
+int
+vs_worker_main(void *arg __rte_unused)
+{
+	unsigned int lcore_id = rte_lcore_id();
+	struct vs_lcore *lc = vs_sw.lcores[lcore_id];
+
+	if (lc == NULL)
+		return 0;
+	rte_rcu_qsbr_thread_register(vs_sw.qsv, lcore_id);
+	rte_rcu_qsbr_thread_online(vs_sw.qsv, lcore_id);
+	VS_LOG(INFO, "worker on lcore %u polling", lcore_id);
+	while (!vs_switch_stopping()) {
+		lc->rounds++;
+		if (lcore_round(lc) > 0)
+			lc->busy_rounds++;
+		else
+			rte_pause();
+		rte_rcu_qsbr_quiescent(vs_sw.qsv, lcore_id);
+	}
+	rte_rcu_qsbr_thread_offline(vs_sw.qsv, lcore_id);
+	rte_rcu_qsbr_thread_unregister(vs_sw.qsv, lcore_id);
+	return 0;
+}

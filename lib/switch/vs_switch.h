@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+#ifndef VS_SWITCH_H
+#define VS_SWITCH_H
+
+/**
+ * @file
+ * The switch: guest ports, the CID table and the worker lcores that move packets
+ * between guests.
+ *
+ * Each guest is a port owned by one worker lcore; only that lcore touches the
+ * port's virtqueues. A worker polls its ports' tx queues in bursts, checks every
+ * header, looks the connection up in its flow table and delivers:
+ *  - to a port of its own: straight from the sender's tx buffers into the
+ *    receiver's rx buffers, one copy per byte;
+ *  - to a port of another lcore: copied once into an mbuf and handed over on
+ *    that lcore's rte_ring.
+ * A receiver without rx buffers gets a bounded backlog; once it is full, stream
+ * data waits in the sender's tx ring (the sender is not polled further this
+ * round), while control packets still pass.
+ *
+ * The control plane (librte_vhost callbacks, main lcore) never touches a ring.
+ * It publishes a started port's rings with vs_port_start() and withdraws them
+ * with vs_port_stop(), which returns only once no worker can be looking at them
+ * any more (RCU QSBR): after that the guest's memory may be unmapped.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_atomic.h>
+#include <rte_lcore.h>
+
+#include "virtq.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Lifecycle of a guest port, as the control plane sets it. */
+enum vs_port_state {
+	VS_PORT_CONFIGURED = 0, /**< socket exists, no frontend */
+	VS_PORT_CONNECTED, /**< frontend attached, rings not running */
+	VS_PORT_RUNNING, /**< rings running: traffic flows */
+	VS_PORT_STOPPING, /**< rings being withdrawn */
+};
+
+/** Why a packet from a guest was not delivered. */
+enum vs_drop {
+	VS_DROP_BAD_DESC = 0, /**< descriptor chain broke a rule */
+	VS_DROP_BAD_HDR, /**< short chain, bad type, op, len or flags */
+	VS_DROP_SPOOFED, /**< src_cid is not the guest's own */
+	VS_DROP_RESERVED_DST, /**< dst_cid 0, 1 or VMADDR_CID_ANY */
+	VS_DROP_NO_ROUTE, /**< unknown or not running destination (RST sent) */
+	VS_DROP_NO_FLOW, /**< packet for a connection that does not exist (RST sent) */
+	VS_DROP_FLOW_FULL, /**< flow table full (RST sent) */
+	VS_DROP_BACKLOG_FULL, /**< receiver's backlog full */
+	VS_DROP_NO_MBUF, /**< mbuf pool empty */
+	VS_DROP_MAX,
+};
+
+/** Counters of one port; written by its owner lcore only. */
+struct vs_port_stats {
+	uint64_t rx_pkts; /**< packets written into the guest's rx queue */
+	uint64_t rx_bytes; /**< payload bytes written into the guest's rx queue */
+	uint64_t tx_pkts; /**< packets taken from the guest's tx queue */
+	uint64_t tx_bytes; /**< payload bytes taken from the guest's tx queue */
+	uint64_t rst_sent; /**< RSTs the switch generated towards the guest */
+	uint64_t notify; /**< interrupts sent */
+	uint64_t stalls; /**< polls that left data in the tx ring for backpressure */
+	uint64_t drops[VS_DROP_MAX];
+};
+
+/** Rings of a started guest, as librte_vhost hands them over. */
+struct vs_port_rings {
+	struct virtq_mem mem;
+	struct vring_desc *desc[2];
+	struct vring_avail *avail[2];
+	struct vring_used *used[2];
+	uint16_t size[2];
+	uint16_t last_avail[2];
+	uint16_t last_used[2];
+	bool event_idx;
+	bool seqpacket;
+};
+
+/** Switch-wide settings. */
+struct vs_switch_conf {
+	uint32_t max_flows_per_lcore; /**< connection ends per worker */
+	uint32_t backlog_pkts; /**< packets a receiver may have waiting */
+	uint32_t backlog_bytes; /**< payload bytes after which stream data waits */
+	uint32_t nb_mbufs; /**< mbufs in the pool */
+	uint32_t ring_size; /**< per-lcore handover ring */
+};
+
+/** Defaults for struct vs_switch_conf. */
+#define VS_DEFAULT_MAX_FLOWS 65536
+#define VS_DEFAULT_BACKLOG_PKTS 1024
+#define VS_DEFAULT_BACKLOG_BYTES (1024 * 1024)
+#define VS_DEFAULT_NB_MBUFS 16383
+#define VS_DEFAULT_RING_SIZE 4096
+
+/** Hooks an endpoint driver gives for its ports. */
+struct vs_port_ops {
+	/** Interrupt the guest for queue @p qid (0 rx, 1 tx). Called from the owner lcore. */
+	int (*notify)(void *drv, uint16_t qid);
+	/** Record consumed/used indices so that the frontend can read them back. */
+	void (*sync_bases)(void *drv, const uint16_t last_avail[2], const uint16_t last_used[2]);
+};
+
+/** A guest port. Opaque outside the library. */
+struct vs_port;
+
+/**
+ * Create the switch: mempool, CID table, per-lcore state for every worker lcore
+ * (all enabled lcores but the main one; the main one if it is alone).
+ *
+ * @return 0 or a negative errno.
+ */
+int vs_switch_init(const struct vs_switch_conf *conf);
+
+/** Free everything; workers must have stopped. */
+void vs_switch_fini(void);
+
+/**
+ * Add a guest port.
+ *
+ * @param cid
+ *   The guest's CID (checked: not reserved, not in use).
+ * @param lcore
+ *   Owner lcore, or RTE_MAX_LCORE to pick the least loaded worker.
+ * @return
+ *   The port, or NULL with errno (EINVAL reserved CID, EEXIST duplicate, ENOSPC).
+ */
+struct vs_port *vs_port_add(uint64_t cid, unsigned int lcore, const struct vs_port_ops *ops,
+			    void *drv);
+
+/** Find a port by CID; NULL if none. */
+struct vs_port *vs_port_lookup(uint64_t cid);
+
+/** CID of a port. */
+uint64_t vs_port_cid(const struct vs_port *p);
+
+/** Owner lcore of a port. */
+unsigned int vs_port_lcore(const struct vs_port *p);
+
+/** Current state. */
+enum vs_port_state vs_port_state_get(const struct vs_port *p);
+
+/** Mark the frontend attached or gone (no rings involved). */
+void vs_port_set_connected(struct vs_port *p, bool connected);
+
+/**
+ * Publish started rings: the owner lcore begins polling them.
+ * @return 0, or -EINVAL for rings that cannot be used.
+ */
+int vs_port_start(struct vs_port *p, const struct vs_port_rings *r);
+
+/**
+ * Withdraw the rings. Returns once no worker touches them; the owner lcore then
+ * resets every connection of the guest (peers get an RST) and drops its backlog.
+ * Final ring indices are handed to ops->sync_bases before returning.
+ */
+void vs_port_stop(struct vs_port *p);
+
+/** Sum of a port's counters (read racily from its lcore's writes). */
+void vs_port_stats_get(const struct vs_port *p, struct vs_port_stats *s);
+
+/** Number of open connection ends of a guest (approximate while traffic flows). */
+uint32_t vs_port_flow_count(const struct vs_port *p);
+
+/**
+ * Body of a worker lcore: poll until vs_switch_stop() is called.
+ * @param arg unused
+ * @return 0
+ */
+int vs_worker_main(void *arg);
+
+/** Ask every worker to return. */
+void vs_switch_stop(void);
+
+/** True once vs_switch_stop() was called. */
+bool vs_switch_stopping(void);
+
+/** Register the switch's log type. */
+extern int vs_logtype;
+
+#define VS_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, vs_logtype, "vsock-switch: " fmt "\n", ##__VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VS_SWITCH_H */

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+/* A guest's tx queue, one burst at a time: take chains, check headers, route and
+ * track connections (bulk lookups), deliver in order, complete the chains. */
+
+#include "vs_switch_pvt.h"
+
+/* Decode and check chain @c of @src into @pkt; sets pkt->drop on failure. */
+static void
+tx_parse(const struct vs_port *src, const struct virtq_chain *c, struct vs_pkt *pkt)
+{
+	uint8_t wire[VSOCK_HDR_LEN];
+
+	pkt->drop = 0;
+	pkt->dst = NULL;
+	pkt->flow = NULL;
+	if (c->err != VIRTQ_OK) {
+		pkt->drop = VS_DROP_BAD_DESC + 1;
+		return;
+	}
+	if (c->len < VSOCK_HDR_LEN) {
+		pkt->drop = VS_DROP_BAD_HDR + 1;
+		return;
+	}
+	/* One copy of the header; the guest may rewrite its buffer meanwhile. */
+	virtq_iov_read(c->iov, c->niov, 0, wire, VSOCK_HDR_LEN);
+	vsock_hdr_decode(wire, &pkt->h);
+	switch (vsock_hdr_check(&pkt->h, src->cid, c->len - VSOCK_HDR_LEN,
+				src->rings.seqpacket)) {
+	case VSOCK_HDR_OK:
+		break;
+	case VSOCK_HDR_ERR_SPOOFED_SRC:
+		pkt->drop = VS_DROP_SPOOFED + 1;
+		return;
+	case VSOCK_HDR_ERR_RESERVED_DST:
+		pkt->drop = VS_DROP_RESERVED_DST + 1;
+		return;
+	default:
+		pkt->drop = VS_DROP_BAD_HDR + 1;
+		return;
+	}
+	pkt->key.local_cid = pkt->h.src_cid;
+	pkt->key.local_port = pkt->h.src_port;
+	pkt->key.peer_cid = pkt->h.dst_cid;
+	pkt->key.peer_port = pkt->h.dst_port;
+}
+
+/* Sender's end of the connection, before delivery. A REQUEST creates it (again,
+ * harmlessly, if the packet has to wait and comes back); any other op needs it.
+ * Returns NULL if the packet is not to be delivered (dropped or answered). */
+static struct vs_flow *
+tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt)
+{
+	struct vs_flow *f = pkt->flow;
+
+	/* The bulk lookup ran before earlier packets of this burst changed the table. */
+	if (f == NULL)
+		f = vs_flow_lookup(lc->flows, &pkt->key);
+	switch (pkt->h.op) {
+	case VSOCK_OP_REQUEST:
+		if (f == NULL)
+			f = vs_flow_add(lc->flows, &pkt->key);
+		if (f == NULL) {
+			src->stats.drops[VS_DROP_FLOW_FULL]++;
+			vs_send_rst(lc, &pkt->h, src);
+			return NULL;
+		}
+		f->state = VS_FLOW_CONNECTING;
+		f->type = (uint8_t)pkt->h.type;
+		f->outgoing = 1;
+		f->shutdown = 0;
+		return f;
+	case VSOCK_OP_RST:
+		if (f == NULL)
+			src->stats.drops[VS_DROP_NO_FLOW]++;
+		return f;
+	default:
+		if (f == NULL) {
+			src->stats.drops[VS_DROP_NO_FLOW]++;
+			vs_send_rst(lc, &pkt->h, src);
+		}
+		return f;
+	}
+}
+
+/* The packet went: account it on the sender's end. */
+static void
+tx_commit(struct vs_lcore *lc, struct vs_pkt *pkt, struct vs_flow *f)
+{
+	f->tx_pkts++;
+	switch (pkt->h.op) {
+	case VSOCK_OP_RST:
+		vs_flow_del(lc->flows, f);
+		break;
+	case VSOCK_OP_RESPONSE:
+		f->state = VS_FLOW_CONNECTED;
+		break;
+	case VSOCK_OP_SHUTDOWN:
+		f->shutdown |= (uint8_t)pkt->h.flags;
+		f->state = VS_FLOW_CLOSING;
+		break;
+	case VSOCK_OP_RW:
+		f->tx_bytes += pkt->h.len;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Route every parsed packet: destination port and sender's flow, in bulk. */
+static void
+tx_lookup(struct vs_lcore *lc, struct vs_pkt *pkts, unsigned int n)
+{
+	const struct vs_flow_key *keys[VS_BURST_SIZE];
+	struct vs_flow *flows[VS_BURST_SIZE];
+	unsigned int idx[VS_BURST_SIZE];
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (pkts[i].drop)
+			continue;
+		pkts[i].dst = vs_port_by_cid(pkts[i].h.dst_cid);
+		keys[k] = &pkts[i].key;
+		idx[k++] = i;
+	}
+	vs_flow_lookup_bulk(lc->flows, keys, k, flows);
+	for (i = 0; i < k; i++)
+		pkts[idx[i]].flow = flows[i];
+}
+
+unsigned int
+vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
+{
+	struct virtq *q = &src->vq[VSOCK_VQ_TX];
+	struct vs_pkt pkts[VS_BURST_SIZE];
+	unsigned int i, n;
+
+	n = virtq_pop(q, lc->chains, VS_BURST_SIZE);
+	if (n == 0) {
+		if (q->broken && src->dp_active) {
+			VS_LOG(ERR, "guest %" PRIu64 ": tx ring indices broken, queue stopped",
+			       src->cid);
+			src->stats.drops[VS_DROP_BAD_DESC]++;
+			src->dp_active = false;
+			vs_backlog_clear(src);
+			vs_flow_reset_port(lc, src);
+		}
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		tx_parse(src, &lc->chains[i], &pkts[i]);
+	tx_lookup(lc, pkts, n);
+
+	for (i = 0; i < n; i++) {
+		const struct virtq_chain *c = &lc->chains[i];
+		struct vs_pkt *pkt = &pkts[i];
+		struct vs_flow *f;
+
+		if (pkt->drop) {
+			src->stats.drops[pkt->drop - 1]++;
+			virtq_push(q, c->head, 0);
+			continue;
+		}
+		if (pkt->dst == NULL || !vs_port_running(pkt->dst)) {
+			/* Nobody to answer: answer now, never a silent drop. */
+			src->stats.drops[VS_DROP_NO_ROUTE]++;
+			if (pkt->h.op != VSOCK_OP_RST)
+				vs_send_rst(lc, &pkt->h, src);
+			virtq_push(q, c->head, 0);
+			continue;
+		}
+		f = tx_egress(lc, src, pkt);
+		if (f == NULL) {
+			virtq_push(q, c->head, 0);
+			continue;
+		}
+		if (vs_deliver_iov(lc, src, pkt->dst, &pkt->h, c->iov, c->niov,
+				   VSOCK_HDR_LEN) == VS_STALL) {
+			src->stats.stalls++;
+			break;
+		}
+		tx_commit(lc, pkt, f);
+		src->stats.tx_pkts++;
+		src->stats.tx_bytes += pkt->h.op == VSOCK_OP_RW ? pkt->h.len : 0;
+		virtq_push(q, c->head, 0);
+	}
+	if (i < n)
+		virtq_unpop(q, n - i);
+	vs_port_mark_dirty(lc, src);
+	return i;
+}
