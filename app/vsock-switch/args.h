@@ -21,7 +21,8 @@ struct vs_args {
 };
 
 /** EAL arguments used when the switch is started with no argument at all. */
-#define VS_DEFAULT_EAL_ARGS "-l 0-1 --no-huge -m 512 --no-pci --file-prefix vsock-switch"
+#define VS_DEFAULT_EAL_ARGS \
+	"-l 0-1 --no-huge -m 512 --no-pci --file-prefix vsock-switch --log-level=lib.vhost.*:warning"
 
 /** Default run directory for the embedded configuration. */
 #define VS_DEFAULT_RUN_DIR "/tmp/vsock-switch"

@@ -99,6 +99,19 @@ create_ports(const struct vs_args *a)
 			fprintf(stderr, "error: guest %" PRIu64 ": %s exists and is not a socket\n",
 				g->cid, g->socket);
 			break;
+		case -ENOENT:
+		case -ENOTDIR:
+			fprintf(stderr, "error: guest %" PRIu64 ": the directory of %s does not "
+				"exist\n", g->cid, g->socket);
+			break;
+		case -EACCES:
+			fprintf(stderr, "error: guest %" PRIu64 ": no permission to create %s\n",
+				g->cid, g->socket);
+			break;
+		case -ENAMETOOLONG:
+			fprintf(stderr, "error: guest %" PRIu64 ": socket path %s is longer than "
+				"a UNIX socket address allows (107 bytes)\n", g->cid, g->socket);
+			break;
 		default:
 			fprintf(stderr, "error: guest %" PRIu64 ": cannot listen on %s: %s\n",
 				g->cid, g->socket, strerror(-ret));

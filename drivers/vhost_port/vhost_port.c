@@ -213,11 +213,28 @@ int
 vhost_port_check_path(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)];
 	struct stat st;
+	char *slash;
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	/* The directory must exist and let us create the socket. */
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	if (stat(dir, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (access(dir, W_OK | X_OK) != 0)
+		return -EACCES;
 	if (stat(path, &st) != 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
@@ -271,7 +288,7 @@ vhost_port_create(const struct vhost_port_conf *conf)
 		goto fail;
 	}
 	if (rte_vhost_driver_start(path) != 0) {
-		ret = -EADDRINUSE;
+		ret = -EIO;
 		goto fail;
 	}
 	ports[nports++] = vp;
