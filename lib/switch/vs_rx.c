@@ -23,8 +23,8 @@ backlog_len(const struct vs_backlog *b)
 }
 
 /* Soft limit: stream data waits in the sender's tx ring beyond it. */
-static inline bool
-backlog_over_soft(const struct vs_port *d)
+bool
+vs_backlog_over_soft(const struct vs_port *d)
 {
 	return backlog_len(&d->backlog) >= vs_sw.conf.backlog_pkts ||
 	       d->backlog.bytes >= vs_sw.conf.backlog_bytes;
@@ -133,14 +133,14 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 	if (d->lcore != lc->lcore_id) {
 		struct rte_mbuf *m;
 
-		if (h->op == VSOCK_OP_RW && backlog_over_soft(d))
+		if (h->op == VSOCK_OP_RW && vs_backlog_over_soft(d))
 			return VS_STALL;
 		m = vs_mbuf_from_iov(h, iov, niov, soff);
 		if (m == NULL)
 			return VS_STALL;
 		vs_mbuf_priv(m)->dst = d->index;
 		vs_mbuf_priv(m)->src = src->index;
-		if (rte_ring_mp_enqueue(vs_sw.lcores[d->lcore]->in, m) != 0) {
+		if (rte_ring_mp_enqueue(vs_port_ring(d), m) != 0) {
 			rte_pktmbuf_free(m);
 			return VS_STALL;
 		}
@@ -153,7 +153,7 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 		return VS_DELIVERED;
 	}
 	if (!backlog_empty(&d->backlog)) {
-		if (h->op == VSOCK_OP_RW && backlog_over_soft(d))
+		if (h->op == VSOCK_OP_RW && vs_backlog_over_soft(d))
 			return VS_STALL;
 		if (!vs_flow_ingress(lc, d, h))
 			return VS_DELIVERED;
@@ -277,7 +277,7 @@ vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct vs_por
 	vs_mbuf_priv(m)->dst = to->index;
 	vs_mbuf_priv(m)->src = to->index;
 	vs_mbuf_priv(m)->generated = 1;
-	if (rte_ring_mp_enqueue(vs_sw.lcores[to->lcore]->in, m) != 0) {
+	if (rte_ring_mp_enqueue(vs_port_ring(to), m) != 0) {
 		lc->lost_rst++;
 		rte_pktmbuf_free(m);
 	}

@@ -16,7 +16,7 @@
 
 #include "vs_switch_pvt.h"
 
-RTE_LOG_REGISTER_DEFAULT(vs_logtype, INFO);
+RTE_LOG_REGISTER(vs_logtype, vsock.switch, INFO);
 
 struct vs_switch vs_sw;
 
@@ -119,6 +119,13 @@ vs_switch_fini(void)
 		rte_ring_free(lc->in);
 		vs_flow_table_free(lc->flows);
 		rte_free(lc);
+	}
+	if (vs_sw.host_in != NULL) {
+		struct rte_mbuf *m;
+
+		while (rte_ring_dequeue(vs_sw.host_in, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(vs_sw.host_in);
 	}
 	rte_hash_free(vs_sw.cids);
 	rte_mempool_free(vs_sw.pool);

@@ -34,6 +34,10 @@
 #include <rte_lcore.h>
 
 #include "virtq.h"
+#include "vsock_proto.h"
+
+struct rte_mbuf;
+struct rte_ring;
 
 #ifdef __cplusplus
 extern "C" {
@@ -183,6 +187,58 @@ void vs_switch_stop(void);
 
 /** True once vs_switch_stop() was called. */
 bool vs_switch_stopping(void);
+
+/**
+ * @name Host endpoint
+ * Guests reach the host at CID 2. A host endpoint driver (host programs over Unix
+ * sockets) attaches once; packets guests send to CID 2 then arrive, as mbufs, on
+ * the ring vs_host_attach() returns, and the driver answers with vs_host_send().
+ * The driver runs on a thread of its own (the main lcore) and keeps the host ends
+ * of connections; the guests' ends stay on their workers.
+ * @{
+ */
+
+/**
+ * Create the host port (CID 2).
+ * @return the ring host-bound packets arrive on, or NULL with errno.
+ */
+struct rte_ring *vs_host_attach(void);
+
+/**
+ * Build a packet: header @p h (h->len payload bytes for RW) and its payload.
+ * @return an mbuf chain, or NULL when the pool is empty.
+ */
+struct rte_mbuf *vs_pkt_alloc(const struct vsock_hdr *h, const void *payload);
+
+/** Header of a packet mbuf (len = payload bytes it holds). */
+void vs_pkt_hdr(const struct rte_mbuf *m, struct vsock_hdr *h);
+
+/** Copy up to @p len payload bytes of a packet mbuf from @p off on. Returns bytes. */
+uint32_t vs_pkt_read(const struct rte_mbuf *m, uint32_t off, void *buf, uint32_t len);
+
+/**
+ * Whether a guest can be sent to now.
+ * @return 0; -ENODEV for an unknown CID; -EHOSTUNREACH for a guest whose driver
+ *   has not started its rings (or stopped them).
+ */
+int vs_guest_reachable(uint64_t cid);
+
+/**
+ * Hand packets from the host to their guests (by dst_cid), in order.
+ *
+ * Stops at the first packet that cannot go now: its guest's handover ring is
+ * full, or it is stream data and the guest's backlog is over its limit. Packets
+ * for a guest that is unknown or not running are freed and counted as sent: the
+ * guest's end is gone, and its teardown already told the host with an RST.
+ *
+ * @return number of packets taken (sent or freed); the rest stay the caller's.
+ */
+unsigned int vs_host_send(struct rte_mbuf **m, unsigned int n);
+
+/** Counters of the host port (guest-facing view), or zeros. */
+void vs_host_stats_get(struct vs_port_stats *s);
+
+/** @} */
 
 /** Register the switch's log type. */
 extern int vs_logtype;

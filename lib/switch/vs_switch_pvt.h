@@ -97,6 +97,8 @@ struct vs_switch {
 	struct vs_port *ports[VS_MAX_GUESTS];
 	uint32_t nports;
 	struct vs_lcore *lcores[RTE_MAX_LCORE];
+	struct vs_port *host; /* CID 2, when a host endpoint is attached */
+	struct rte_ring *host_in; /* packets for the host endpoint */
 	unsigned int workers[RTE_MAX_LCORE];
 	unsigned int nworkers;
 	volatile bool stop;
@@ -112,6 +114,13 @@ struct vs_pkt {
 	struct vs_flow_key key;
 	uint8_t drop; /* enum vs_drop + 1, or 0 */
 };
+
+/* Ring that carries packets to @p's owner. */
+static inline struct rte_ring *
+vs_port_ring(const struct vs_port *p)
+{
+	return p == vs_sw.host ? vs_sw.host_in : vs_sw.lcores[p->lcore]->in;
+}
 
 /* vs_port.c */
 struct vs_port *vs_port_by_cid(uint64_t cid);
@@ -148,6 +157,7 @@ void vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct v
 unsigned int vs_handover_drain(struct vs_lcore *lc);
 
 /* vs_flowops.c: what each op does to the flow table. */
+bool vs_backlog_over_soft(const struct vs_port *d);
 bool vs_flow_ingress(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h);
 void vs_flow_reset_port(struct vs_lcore *lc, struct vs_port *p);
 

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+/* The host port (CID 2): a port without rings whose packets go to and come from a
+ * host endpoint driver on its own thread, through rte_rings. */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_malloc.h>
+
+#include "vs_switch_pvt.h"
+
+struct rte_ring *
+vs_host_attach(void)
+{
+	struct vs_port *p;
+
+	if (vs_sw.host != NULL)
+		return vs_sw.host_in;
+	if (vs_sw.nports >= VS_MAX_GUESTS) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	p = rte_zmalloc("vs_host_port", sizeof(*p), RTE_CACHE_LINE_SIZE);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	vs_sw.host_in = rte_ring_create("vs_host_in", vs_sw.conf.ring_size, SOCKET_ID_ANY,
+					RING_F_SC_DEQ);
+	if (vs_sw.host_in == NULL) {
+		rte_free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->cid = VSOCK_CID_HOST;
+	p->index = (uint16_t)vs_sw.nports;
+	p->lcore = RTE_MAX_LCORE;
+	p->state = VS_PORT_RUNNING;
+	p->dp_active = true;
+	vs_sw.ports[vs_sw.nports++] = p;
+	if (rte_hash_add_key_data(vs_sw.cids, &p->cid, p) < 0) {
+		vs_sw.nports--;
+		rte_ring_free(vs_sw.host_in);
+		vs_sw.host_in = NULL;
+		rte_free(p);
+		errno = ENOSPC;
+		return NULL;
+	}
+	/* Published last: workers route to CID 2 from now on. */
+	__atomic_store_n(&vs_sw.host, p, __ATOMIC_RELEASE);
+	return vs_sw.host_in;
+}
+
+struct rte_mbuf *
+vs_pkt_alloc(const struct vsock_hdr *h, const void *payload)
+{
+	struct virtq_iov iov = {
+		.base = (uint8_t *)(uintptr_t)payload,
+		.len = h->op == VSOCK_OP_RW ? h->len : 0,
+	};
+
+	if (h->op == VSOCK_OP_RW && h->len > VSOCK_MAX_PKT_PAYLOAD)
+		return NULL;
+	return vs_mbuf_from_iov(h, &iov, iov.len > 0 ? 1 : 0, 0);
+}
+
+void
+vs_pkt_hdr(const struct rte_mbuf *m, struct vsock_hdr *h)
+{
+	vsock_hdr_decode(vs_mbuf_priv((struct rte_mbuf *)(uintptr_t)m)->hdr, h);
+}
+
+uint32_t
+vs_pkt_read(const struct rte_mbuf *m, uint32_t off, void *buf, uint32_t len)
+{
+	struct virtq_iov iov[VSOCK_MAX_PKT_PAYLOAD / VS_MBUF_DATA + 1];
+	unsigned int niov = vs_mbuf_iov((struct rte_mbuf *)(uintptr_t)m, iov, RTE_DIM(iov));
+
+	return virtq_iov_read(iov, niov, off, buf, len);
+}
+
+int
+vs_guest_reachable(uint64_t cid)
+{
+	struct vs_port *p = vsock_cid_is_guest(cid) ? vs_port_by_cid(cid) : NULL;
+
+	if (p == NULL)
+		return -ENODEV;
+	return vs_port_running(p) ? 0 : -EHOSTUNREACH;
+}
+
+unsigned int
+vs_host_send(struct rte_mbuf **m, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct vs_mbuf_priv *pv = vs_mbuf_priv(m[i]);
+		struct vsock_hdr h;
+		struct vs_port *d;
+
+		vsock_hdr_decode(pv->hdr, &h);
+		d = vsock_cid_is_guest(h.dst_cid) ? vs_port_by_cid(h.dst_cid) : NULL;
+		if (d == NULL || !vs_port_running(d)) {
+			rte_pktmbuf_free(m[i]);
+			continue;
+		}
+		if (h.op == VSOCK_OP_RW && vs_backlog_over_soft(d))
+			break;
+		pv->dst = d->index;
+		pv->src = vs_sw.host->index;
+		pv->generated = 0;
+		if (rte_ring_mp_enqueue(vs_port_ring(d), m[i]) != 0)
+			break;
+	}
+	return i;
+}
+
+void
+vs_host_stats_get(struct vs_port_stats *s)
+{
+	if (vs_sw.host != NULL)
+		vs_port_stats_get(vs_sw.host, s);
+	else
+		memset(s, 0, sizeof(*s));
+}
