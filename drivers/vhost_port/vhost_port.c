@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <rte_telemetry.h>
 #include <rte_vhost.h>
 
 #include "vhost_port.h"
@@ -50,9 +51,19 @@ op_sync_bases(void *drv, const uint16_t last_avail[2], const uint16_t last_used[
 		rte_vhost_set_vring_base(vp->vid, q, last_avail[q], last_used[q]);
 }
 
+static void
+op_info(void *drv, struct rte_tel_data *d)
+{
+	struct vhost_port *vp = drv;
+
+	rte_tel_data_add_dict_string(d, "socket", vp->conf.socket);
+	rte_tel_data_add_dict_int(d, "vhost_vid", vp->vid);
+}
+
 static const struct vs_port_ops vhost_port_ops = {
 	.notify = op_notify,
 	.sync_bases = op_sync_bases,
+	.info = op_info,
 };
 
 /* Messages librte_vhost does not answer the way a vsock frontend needs. */

@@ -94,6 +94,7 @@ vs_rx_write(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
 				       piece);
 		virtq_push(q, c->head, VSOCK_HDR_LEN + piece);
 		d->stats.rx_pkts++;
+		d->stats.rx_op[ph.op <= VSOCK_OP_MAX ? ph.op : 0]++;
 		d->stats.rx_bytes += piece;
 		done += piece;
 		wrote = true;

@@ -68,9 +68,9 @@ vs_switch_init(const struct vs_switch_conf *conf)
 	vs_sw.conf = *conf;
 	vs_sw.conf.ring_size = rte_align32pow2(conf->ring_size);
 
-	sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	sz = rte_rcu_qsbr_get_memsize(VS_QSBR_THREADS);
 	vs_sw.qsv = rte_zmalloc("vs_qsbr", sz, RTE_CACHE_LINE_SIZE);
-	if (vs_sw.qsv == NULL || rte_rcu_qsbr_init(vs_sw.qsv, RTE_MAX_LCORE) != 0)
+	if (vs_sw.qsv == NULL || rte_rcu_qsbr_init(vs_sw.qsv, VS_QSBR_THREADS) != 0)
 		return -ENOMEM;
 
 	vs_sw.pool = rte_pktmbuf_pool_create("vs_mbufs", conf->nb_mbufs, 256,
@@ -97,7 +97,7 @@ vs_switch_init(const struct vs_switch_conf *conf)
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	return vs_telemetry_init();
 }
 
 void
@@ -105,6 +105,7 @@ vs_switch_fini(void)
 {
 	unsigned int i;
 
+	vs_telemetry_fini();
 	for (i = 0; i < vs_sw.nports; i++) {
 		vs_backlog_clear(vs_sw.ports[i]);
 		rte_free(vs_sw.ports[i]->backlog.q);

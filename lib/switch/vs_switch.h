@@ -38,6 +38,7 @@
 
 struct rte_mbuf;
 struct rte_ring;
+struct rte_tel_data;
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,8 +75,13 @@ struct vs_port_stats {
 	uint64_t rst_sent; /**< RSTs the switch generated towards the guest */
 	uint64_t notify; /**< interrupts sent */
 	uint64_t stalls; /**< polls that left data in the tx ring for backpressure */
+	uint64_t tx_op[VSOCK_OP_MAX + 1]; /**< packets taken from the guest, by op */
+	uint64_t rx_op[VSOCK_OP_MAX + 1]; /**< packets written to the guest, by op */
 	uint64_t drops[VS_DROP_MAX];
 };
+
+/** Printable name of a drop reason (the telemetry field name). */
+const char *vs_drop_name(enum vs_drop d);
 
 /** Rings of a started guest, as librte_vhost hands them over. */
 struct vs_port_rings {
@@ -112,6 +118,8 @@ struct vs_port_ops {
 	int (*notify)(void *drv, uint16_t qid);
 	/** Record consumed/used indices so that the frontend can read them back. */
 	void (*sync_bases)(void *drv, const uint16_t last_avail[2], const uint16_t last_used[2]);
+	/** Add the driver's own fields (socket path, ...) to a telemetry dict. Optional. */
+	void (*info)(void *drv, struct rte_tel_data *d);
 };
 
 /** A guest port. Opaque outside the library. */
@@ -239,6 +247,20 @@ unsigned int vs_host_send(struct rte_mbuf **m, unsigned int n);
 void vs_host_stats_get(struct vs_port_stats *s);
 
 /** @} */
+
+/**
+ * Add fields about guest @p cid to a telemetry dict; a driver that is not the
+ * port's own (the host endpoint's per-guest socket) registers one. At most 8.
+ * @return 0, or -ENOSPC.
+ */
+int vs_telemetry_guest_hook(void (*fn)(uint64_t cid, struct rte_tel_data *d));
+
+/**
+ * Add rows about the host ends of connections to /vsock/flows (columns as the
+ * switch's own rows); @p cid is 0 for all guests. Optional, one.
+ */
+void vs_telemetry_flows_hook(unsigned int (*fn)(uint64_t cid, struct rte_tel_data *cols[],
+						 unsigned int room));
 
 /** Register the switch's log type. */
 extern int vs_logtype;

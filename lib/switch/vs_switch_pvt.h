@@ -166,6 +166,12 @@ struct rte_mbuf *vs_mbuf_from_iov(const struct vsock_hdr *h, const struct virtq_
 				  unsigned int niov, uint32_t soff);
 unsigned int vs_mbuf_iov(struct rte_mbuf *m, struct virtq_iov *iov, unsigned int max);
 
+/* vs_telemetry.c: the telemetry thread reads flow tables as this QSBR thread. */
+#define VS_QSBR_TELEMETRY_ID RTE_MAX_LCORE
+#define VS_QSBR_THREADS (RTE_MAX_LCORE + 1)
+int vs_telemetry_init(void);
+void vs_telemetry_fini(void);
+
 /* vs_tx.c */
 unsigned int vs_tx_poll(struct vs_lcore *lc, struct vs_port *p);
 

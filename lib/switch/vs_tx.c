@@ -182,6 +182,7 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 			break;
 		}
 		tx_commit(lc, pkt, f);
+		src->stats.tx_op[pkt->h.op]++;
 		src->stats.tx_pkts++;
 		src->stats.tx_bytes += pkt->h.op == VSOCK_OP_RW ? pkt->h.len : 0;
 		virtq_push(q, c->head, 0);
