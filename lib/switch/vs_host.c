@@ -113,6 +113,14 @@ vs_host_send(struct rte_mbuf **m, unsigned int n)
 		pv->dst = d->index;
 		pv->src = vs_sw.host->index;
 		pv->generated = 0;
+		/* Captured before the enqueue: after it the receiver may free the mbuf.
+		 * A packet refused by a full ring and sent again is captured twice. */
+		if (__builtin_expect(vs_capture_on, 0)) {
+			struct virtq_iov iov[VSOCK_MAX_PKT_PAYLOAD / VS_MBUF_DATA + 1];
+			unsigned int niov = vs_mbuf_iov(m[i], iov, RTE_DIM(iov));
+
+			vs_capture_record(pv->hdr, iov, niov, 0, m[i]->pkt_len);
+		}
 		if (rte_ring_mp_enqueue(vs_port_ring(d), m[i]) != 0)
 			break;
 	}

@@ -265,6 +265,7 @@ vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct vs_por
 
 	if (to == NULL)
 		return;
+	vs_capture_hdr(&rst, NULL, 0, 0);
 	if (to->lcore == lc->lcore_id) {
 		to->stats.rst_sent++;
 		vs_deliver_iov(lc, to, to, &rst, NULL, 0, 0);

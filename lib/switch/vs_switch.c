@@ -106,6 +106,7 @@ vs_switch_fini(void)
 	unsigned int i;
 
 	vs_telemetry_fini();
+	vs_switch_capture_stop();
 	for (i = 0; i < vs_sw.nports; i++) {
 		vs_backlog_clear(vs_sw.ports[i]);
 		rte_free(vs_sw.ports[i]->backlog.q);
@@ -132,6 +133,17 @@ vs_switch_fini(void)
 	rte_mempool_free(vs_sw.pool);
 	rte_free(vs_sw.qsv);
 	memset(&vs_sw, 0, sizeof(vs_sw));
+}
+
+int
+vs_switch_capture_stop(void)
+{
+	if (!vs_capture_info(NULL, 0, NULL, NULL))
+		return -ENOENT;
+	__atomic_store_n(&vs_capture_on, false, __ATOMIC_RELEASE);
+	if (vs_sw.qsv != NULL)
+		rte_rcu_qsbr_synchronize(vs_sw.qsv, RTE_QSBR_THRID_INVALID);
+	return vs_capture_stop();
 }
 
 void

@@ -262,6 +262,13 @@ int vs_telemetry_guest_hook(void (*fn)(uint64_t cid, struct rte_tel_data *d));
 void vs_telemetry_flows_hook(unsigned int (*fn)(uint64_t cid, struct rte_tel_data *cols[],
 						 unsigned int room));
 
+/**
+ * Stop a running capture (see vs_capture.h): no worker is inside the capture
+ * path when the file is closed. Control plane only.
+ * @return 0, or -ENOENT if none runs.
+ */
+int vs_switch_capture_stop(void);
+
 /** Register the switch's log type. */
 extern int vs_logtype;
 

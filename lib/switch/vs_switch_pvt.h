@@ -12,6 +12,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "vs_capture.h"
 #include "vs_config.h"
 #include "vs_flow.h"
 #include "vs_switch.h"
@@ -120,6 +121,19 @@ static inline struct rte_ring *
 vs_port_ring(const struct vs_port *p)
 {
 	return p == vs_sw.host ? vs_sw.host_in : vs_sw.lcores[p->lcore]->in;
+}
+
+/* Capture a packet given by its decoded header (only when a capture runs). */
+static inline void
+vs_capture_hdr(const struct vsock_hdr *h, const struct virtq_iov *iov, unsigned int niov,
+	       uint32_t soff)
+{
+	if (__builtin_expect(vs_capture_on, 0)) {
+		uint8_t wire[VSOCK_HDR_LEN];
+
+		vsock_hdr_encode(h, wire);
+		vs_capture_record(wire, iov, niov, soff, h->op == VSOCK_OP_RW ? h->len : 0);
+	}
 }
 
 /* vs_port.c */

@@ -291,6 +291,7 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	struct vs_port_stats t, s;
 	uint32_t i, n = __atomic_load_n(&vs_sw.nports, __ATOMIC_ACQUIRE), running = 0;
 	uint64_t flows = 0, lost = 0;
+	struct vs_capture_stats cs;
 
 	TEL_GUARD();
 
@@ -310,6 +311,10 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_u64(d, "connection_ends", flows);
 	rte_tel_data_add_dict_u64(d, "mbufs_in_use", rte_mempool_in_use_count(vs_sw.pool));
 	rte_tel_data_add_dict_u64(d, "rst_lost", lost);
+	vs_capture_stats_get(&cs);
+	rte_tel_data_add_dict_int(d, "capture_running", vs_capture_info(NULL, 0, NULL, NULL));
+	rte_tel_data_add_dict_u64(d, "capture_records", cs.captured);
+	rte_tel_data_add_dict_u64(d, "capture_dropped", cs.dropped);
 	add_stats(d, &t);
 	return 0;
 }

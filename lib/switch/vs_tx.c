@@ -182,6 +182,7 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 			break;
 		}
 		tx_commit(lc, pkt, f);
+		vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 		src->stats.tx_op[pkt->h.op]++;
 		src->stats.tx_pkts++;
 		src->stats.tx_bytes += pkt->h.op == VSOCK_OP_RW ? pkt->h.len : 0;
