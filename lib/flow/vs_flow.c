@@ -13,7 +13,9 @@
 
 struct vs_flow_table {
 	struct rte_hash *h;
+	struct rte_rcu_qsbr *qsv;
 	uint32_t nslots;
+	uint32_t count; /* ends in the table (rte_hash_count also counts deferred slots) */
 	struct vs_flow flows[]; /* indexed by the key's position in h */
 };
 
@@ -65,6 +67,7 @@ vs_flow_table_create(const char *name, uint32_t max_flows, int socket_id,
 		return NULL;
 	}
 	t->h = h;
+	t->qsv = qsv;
 	t->nslots = (uint32_t)max_id + 1;
 	return t;
 }
@@ -121,29 +124,42 @@ vs_flow_add(struct vs_flow_table *t, const struct vs_flow_key *key)
 		return NULL;
 	memset(f, 0, sizeof(*f));
 	f->key = *key;
+	__atomic_store_n(&t->count, t->count + 1, __ATOMIC_RELAXED);
 	return f;
 }
 
 void
 vs_flow_del(struct vs_flow_table *t, struct vs_flow *f)
 {
-	rte_hash_del_key(t->h, &f->key);
+	int32_t pos = rte_hash_del_key(t->h, &f->key);
+
+	if (pos < 0)
+		return;
+	__atomic_store_n(&t->count, t->count - 1, __ATOMIC_RELAXED);
+	/* With lock-free readers rte_hash frees a deleted slot only through RCU;
+	 * a table without readers frees it at once. */
+	if (t->qsv == NULL)
+		rte_hash_free_key_with_position(t->h, pos);
 }
 
 uint32_t
 vs_flow_count(const struct vs_flow_table *t)
 {
-	int32_t n = rte_hash_count(t->h);
-
-	return n < 0 ? 0 : (uint32_t)n;
+	return __atomic_load_n(&t->count, __ATOMIC_RELAXED);
 }
 
+/* Walk the slots, not the buckets: a delete may move a key from an overflow
+ * bucket into a bucket already walked, but a key never changes slot. A slot is
+ * live while its key still looks up to it. */
 struct vs_flow *
 vs_flow_next(const struct vs_flow_table *t, uint32_t *next)
 {
-	const void *key;
-	void *data;
-	int32_t pos = rte_hash_iterate(t->h, &key, &data, next);
+	while (*next < t->nslots) {
+		uint32_t pos = (*next)++;
+		struct vs_flow *f = (struct vs_flow *)&t->flows[pos];
 
-	return pos < 0 ? NULL : slot(t, pos);
+		if (rte_hash_lookup(t->h, &f->key) == (int32_t)pos)
+			return f;
+	}
+	return NULL;
 }

@@ -30,6 +30,12 @@ tx_parse(const struct vs_port *src, const struct virtq_chain *c, struct vs_pkt *
 	switch (vsock_hdr_check(&pkt->h, src->cid, c->len - VSOCK_HDR_LEN,
 				src->rings.seqpacket)) {
 	case VSOCK_HDR_OK:
+		/* A guest reaches itself through its own loopback, never through the
+		 * device; and its tx and rx buffers may overlap. */
+		if (pkt->h.dst_cid == src->cid) {
+			pkt->drop = VS_DROP_RESERVED_DST + 1;
+			return;
+		}
 		break;
 	case VSOCK_HDR_ERR_SPOOFED_SRC:
 		pkt->drop = VS_DROP_SPOOFED + 1;
