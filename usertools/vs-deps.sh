@@ -13,14 +13,19 @@ if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio xz-utils bc flex bison libelf-dev"
 fi
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# The VM lab downloads kernel packages: it needs package lists.
+if [ "${1:-}" = "--test" ] && ! apt-cache show linux-source-6.1 >/dev/null 2>&1; then
+	$SUDO apt-get update -q
+fi
+
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
-
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "vs-deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
