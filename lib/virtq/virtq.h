@@ -18,7 +18,12 @@
  * indirect table may not hold another indirect table, and an avail index that
  * runs more than a ring ahead breaks the queue. A chain that breaks a rule is
  * returned to the guest unused and counted; a queue whose indices break a rule is
- * marked broken and is not touched again until it is set up anew.
+ * marked broken and is not touched again until it is set up anew. (Counting the
+ * refusals is the caller's job: struct virtq_chain carries the reason.)
+ *
+ * A zero-length descriptor adds no piece, wherever it points. An indirect table
+ * must be aligned to 16 bytes and lie in one region: stricter than the spec, and
+ * no driver we know does otherwise.
  *
  * Indices are kept here, not in guest memory: last_avail is how far we consumed,
  * last_used how far we completed. Completions are batched: virtq_push() writes
@@ -122,7 +127,8 @@ int virtq_init(struct virtq *q, struct vring_desc *desc, struct vring_avail *ava
  *
  * @return
  *   Number of pieces written (0 for len 0), or -EFAULT if any byte lies outside
- *   every region, or -E2BIG if more than @p max pieces are needed.
+ *   every region, or -E2BIG if more than @p max pieces are needed or one piece
+ *   would exceed 4 GiB.
  */
 int virtq_translate(const struct virtq_mem *mem, uint64_t gpa, uint64_t len,
 		    struct virtq_iov *iov, unsigned int max);
