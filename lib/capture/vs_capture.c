@@ -174,7 +174,11 @@ write_record(struct rte_mbuf *m, uint8_t *buf)
 	const void *p;
 	uint64_t us;
 
-	rte_pktmbuf_read(m, 0, sizeof(meta), &meta);
+	p = rte_pktmbuf_read(m, 0, sizeof(meta), &meta);
+	if (p == NULL)
+		return;
+	if (p != &meta)
+		memcpy(&meta, p, sizeof(meta));
 	if (meta.caplen > CAP_MAX_RECORD || m->pkt_len < sizeof(meta) + meta.caplen)
 		return;
 	p = rte_pktmbuf_read(m, sizeof(meta), meta.caplen, buf);

@@ -20,7 +20,7 @@
  * the records off the ring and writes the file. A full ring or an empty pool
  * drops the record and counts it; the switch never waits for the disk.
  * When no capture runs, the cost on the data path is one load and one branch
- * per burst of packets.
+ * per packet (4 instructions, measured: doc/telemetry.rst).
  */
 
 #include <stdbool.h>

@@ -88,22 +88,15 @@ static bool tel_ready;
 static void
 reader_enter(void)
 {
-	pthread_mutex_lock(&tel_lock);
 	rte_rcu_qsbr_thread_online(vs_sw.qsv, VS_TEL_QSBR_ID);
 }
 
-/* Commands may come in while the switch starts or after it stopped. */
-#define TEL_GUARD()                                   \
-	do {                                          \
-		if (!__atomic_load_n(&tel_ready, __ATOMIC_ACQUIRE)) \
-			return -EAGAIN;               \
-	} while (0)
+
 
 static void
 reader_leave(void)
 {
 	rte_rcu_qsbr_thread_offline(vs_sw.qsv, VS_TEL_QSBR_ID);
-	pthread_mutex_unlock(&tel_lock);
 }
 
 static int
@@ -130,7 +123,6 @@ cmd_guests(const char *cmd __rte_unused, const char *params __rte_unused,
 {
 	uint32_t i, n = __atomic_load_n(&vs_sw.nports, __ATOMIC_ACQUIRE);
 
-	TEL_GUARD();
 
 	rte_tel_data_start_array(d, RTE_TEL_U64_VAL);
 	for (i = 0; i < n; i++)
@@ -184,7 +176,6 @@ cmd_guest(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	unsigned int i;
 	uint32_t state;
 
-	TEL_GUARD();
 
 	if (parse_cid(params, &cid) != 0 || (p = guest_port(cid)) == NULL)
 		return -EINVAL;
@@ -229,7 +220,6 @@ cmd_flows(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	uint64_t cid = 0, total = 0, shown = 0;
 	unsigned int i, c;
 
-	TEL_GUARD();
 
 	if (params != NULL && *params != '\0' && parse_cid(params, &cid) != 0)
 		return -EINVAL;
@@ -293,7 +283,6 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	uint64_t flows = 0, lost = 0;
 	struct vs_capture_stats cs;
 
-	TEL_GUARD();
 
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < n; i++) {
@@ -328,7 +317,6 @@ cmd_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 					     "tx_packets", "connection_ends" };
 	unsigned int i, c;
 
-	TEL_GUARD();
 
 	for (c = 0; c < RTE_DIM(cols); c++) {
 		cols[c] = rte_tel_data_alloc();
@@ -366,7 +354,6 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	struct rte_tel_data *workers = rte_tel_data_alloc();
 	unsigned int i;
 
-	TEL_GUARD();
 
 	if (workers == NULL)
 		return -ENOMEM;
@@ -388,22 +375,59 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	telemetry_cb fn;
+	const char *help;
+} commands[] = {
+	{ "/vsock/guests", cmd_guests,
+	  "CIDs of the attached guests, ascending. Optional parameter: first CID" },
+	{ "/vsock/guest", cmd_guest, "One guest: state, lcore, rings, counters. Parameter: CID" },
+	{ "/vsock/flows", cmd_flows, "Open connection ends, as columns. Optional parameter: CID" },
+	{ "/vsock/stats", cmd_stats, "Switch totals" },
+	{ "/vsock/lcores", cmd_lcores, "Per worker lcore" },
+	{ "/vsock/config", cmd_config, "Effective configuration" },
+};
+
+/* Every command runs whole under tel_lock, which vs_telemetry_fini() takes too:
+ * none can run while the switch is set up or torn down. */
+static int
+dispatch(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned int i;
+	int ret = -EINVAL;
+
+	pthread_mutex_lock(&tel_lock);
+	if (!tel_ready) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	for (i = 0; i < RTE_DIM(commands); i++) {
+		if (strcmp(cmd, commands[i].name) == 0) {
+			ret = commands[i].fn(cmd, params, d);
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&tel_lock);
+	return ret;
+}
+
 int
 vs_telemetry_init(void)
 {
-	int ret = rte_rcu_qsbr_thread_register(vs_sw.qsv, VS_TEL_QSBR_ID);
+	static bool registered;
+	unsigned int i;
 
-	if (ret != 0)
+	if (rte_rcu_qsbr_thread_register(vs_sw.qsv, VS_TEL_QSBR_ID) != 0)
 		return -EINVAL;
-	rte_telemetry_register_cmd("/vsock/guests", cmd_guests, "CIDs of the attached guests");
-	rte_telemetry_register_cmd("/vsock/guest", cmd_guest,
-				   "One guest: state, lcore, rings, counters. Parameter: CID");
-	rte_telemetry_register_cmd("/vsock/flows", cmd_flows,
-				   "Open connection ends, as columns. Optional parameter: CID");
-	rte_telemetry_register_cmd("/vsock/stats", cmd_stats, "Switch totals");
-	rte_telemetry_register_cmd("/vsock/lcores", cmd_lcores, "Per worker lcore");
-	rte_telemetry_register_cmd("/vsock/config", cmd_config, "Effective configuration");
-	__atomic_store_n(&tel_ready, true, __ATOMIC_RELEASE);
+	/* Commands cannot be unregistered: register once per process. */
+	for (i = 0; !registered && i < RTE_DIM(commands); i++)
+		rte_telemetry_register_cmd(commands[i].name, dispatch, commands[i].help);
+	registered = true;
+	pthread_mutex_lock(&tel_lock);
+	tel_ready = true;
+	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
 
@@ -411,6 +435,6 @@ void
 vs_telemetry_fini(void)
 {
 	pthread_mutex_lock(&tel_lock);
-	__atomic_store_n(&tel_ready, false, __ATOMIC_RELEASE);
+	tel_ready = false;
 	pthread_mutex_unlock(&tel_lock);
 }

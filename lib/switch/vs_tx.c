@@ -57,7 +57,8 @@ tx_parse(const struct vs_port *src, const struct virtq_chain *c, struct vs_pkt *
  * harmlessly, if the packet has to wait and comes back); any other op needs it.
  * Returns NULL if the packet is not to be delivered (dropped or answered). */
 static struct vs_flow *
-tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt)
+tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt,
+	  const struct virtq_chain *c)
 {
 	struct vs_flow *f = pkt->flow;
 
@@ -70,6 +71,7 @@ tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt)
 			f = vs_flow_add(lc->flows, &pkt->key);
 		if (f == NULL) {
 			src->stats.drops[VS_DROP_FLOW_FULL]++;
+			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 			vs_send_rst(lc, &pkt->h, src);
 			return NULL;
 		}
@@ -79,12 +81,15 @@ tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt)
 		f->shutdown = 0;
 		return f;
 	case VSOCK_OP_RST:
-		if (f == NULL)
+		if (f == NULL) {
 			src->stats.drops[VS_DROP_NO_FLOW]++;
+			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
+		}
 		return f;
 	default:
 		if (f == NULL) {
 			src->stats.drops[VS_DROP_NO_FLOW]++;
+			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 			vs_send_rst(lc, &pkt->h, src);
 		}
 		return f;
@@ -170,14 +175,16 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 			continue;
 		}
 		if (pkt->dst == NULL || !vs_port_running(pkt->dst)) {
-			/* Nobody to answer: answer now, never a silent drop. */
+			/* Nobody to answer: answer now, never a silent drop. The capture shows
+			 * the packet before the RST that answers it. */
+			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 			src->stats.drops[VS_DROP_NO_ROUTE]++;
 			if (pkt->h.op != VSOCK_OP_RST)
 				vs_send_rst(lc, &pkt->h, src);
 			virtq_push(q, c->head, 0);
 			continue;
 		}
-		f = tx_egress(lc, src, pkt);
+		f = tx_egress(lc, src, pkt, c);
 		if (f == NULL) {
 			virtq_push(q, c->head, 0);
 			continue;
