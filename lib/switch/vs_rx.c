@@ -147,7 +147,7 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 		}
 		return VS_DELIVERED;
 	}
-	if (!d->dp_active) {
+	if (!vs_port_live(d)) {
 		/* Stopped after routing: a REQUEST still deserves its answer. */
 		if (h->op == VSOCK_OP_REQUEST)
 			vs_send_rst(lc, h, src);
@@ -220,7 +220,7 @@ vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 	vsock_hdr_decode(pv->hdr, &h);
 	if (pv->generated)
 		d->stats.rst_sent++;
-	if (!d->dp_active) {
+	if (!vs_port_live(d)) {
 		if (h.op == VSOCK_OP_REQUEST)
 			vs_send_rst(lc, &h, vs_sw.ports[pv->src]);
 		rte_pktmbuf_free(m);

@@ -144,6 +144,20 @@ vs_port_running(const struct vs_port *p)
 {
 	return __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == VS_PORT_RUNNING;
 }
+/*
+ * Owner lcore: may the port's rings be written now? dp_active alone is not
+ * enough: within a round, packets are delivered (handover drain, RSTs of another
+ * guest's teardown) before vs_port_refresh() has seen a stop, and vs_port_stop()
+ * may already have returned (its grace period ended with the previous round) and
+ * the guest's memory be gone.
+ */
+static inline bool
+vs_port_live(const struct vs_port *p)
+{
+	return p->dp_active && vs_port_running(p) &&
+	       p->dp_gen == __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
+}
+
 static inline void
 vs_port_mark_dirty(struct vs_lcore *lc, struct vs_port *p)
 {
