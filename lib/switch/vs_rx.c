@@ -105,8 +105,9 @@ vs_rx_write(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
 	return done;
 }
 
-/* Queue what is left of a packet (from @done on) in @d's backlog. */
-static void
+/* Queue what is left of a packet (from @done on) in @d's backlog. False if it
+ * was dropped (no mbuf, or past the hard limit; counted). */
+static bool
 backlog_rest(struct vs_port *d, const struct vsock_hdr *h, const struct virtq_iov *iov,
 	     unsigned int niov, uint32_t soff, uint32_t done)
 {
@@ -118,9 +119,34 @@ backlog_rest(struct vs_port *d, const struct vsock_hdr *h, const struct virtq_io
 	m = vs_mbuf_from_iov(&rest, iov, niov, soff + done);
 	if (m == NULL) {
 		d->stats.drops[VS_DROP_NO_MBUF]++;
-		return;
+		return false;
 	}
-	backlog_push(d, m);
+	return backlog_push(d, m);
+}
+
+/* Data and new connections wait in the sender's queue while @d's backlog is over
+ * its soft limit; replies and resets still pass (the spec's deadlock rule). */
+static inline bool
+must_wait(const struct vs_port *d, const struct vsock_hdr *h)
+{
+	return (h->op == VSOCK_OP_RW || h->op == VSOCK_OP_REQUEST) && vs_backlog_over_soft(d);
+}
+
+/* A REQUEST that could not be queued: forget the receiver's end, answer RST. */
+static void
+refuse_request(struct vs_lcore *lc, const struct vsock_hdr *h, struct vs_port *src)
+{
+	struct vs_flow_key k = {
+		.local_cid = h->dst_cid,
+		.local_port = h->dst_port,
+		.peer_cid = h->src_cid,
+		.peer_port = h->src_port,
+	};
+	struct vs_flow *f = vs_flow_lookup(lc->flows, &k);
+
+	if (f != NULL)
+		vs_flow_del(lc->flows, f);
+	vs_send_rst(lc, h, src);
 }
 
 enum vs_deliver
@@ -134,7 +160,7 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 	if (d->lcore != lc->lcore_id) {
 		struct rte_mbuf *m;
 
-		if (h->op == VSOCK_OP_RW && vs_backlog_over_soft(d))
+		if (must_wait(d, h))
 			return VS_STALL;
 		m = vs_mbuf_from_iov(h, iov, niov, soff);
 		if (m == NULL)
@@ -154,18 +180,20 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 		return VS_DELIVERED;
 	}
 	if (!backlog_empty(&d->backlog)) {
-		if (h->op == VSOCK_OP_RW && vs_backlog_over_soft(d))
+		if (must_wait(d, h))
 			return VS_STALL;
 		if (!vs_flow_ingress(lc, d, h))
 			return VS_DELIVERED;
-		backlog_rest(d, h, iov, niov, soff, 0);
+		if (!backlog_rest(d, h, iov, niov, soff, 0) && h->op == VSOCK_OP_REQUEST)
+			refuse_request(lc, h, src);
 		return VS_DELIVERED;
 	}
 	if (!vs_flow_ingress(lc, d, h))
 		return VS_DELIVERED;
 	done = vs_rx_write(lc, d, h, iov, niov, soff, &complete);
-	if (!complete)
-		backlog_rest(d, h, iov, niov, soff, done);
+	if (!complete && !backlog_rest(d, h, iov, niov, soff, done) &&
+	    h->op == VSOCK_OP_REQUEST)
+		refuse_request(lc, h, src);
 	return VS_DELIVERED;
 }
 
@@ -215,6 +243,7 @@ vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 {
 	struct vs_mbuf_priv *pv = vs_mbuf_priv(m);
 	struct vs_port *d = vs_sw.ports[pv->dst];
+	struct vs_port *src;
 	struct vsock_hdr h;
 
 	vsock_hdr_decode(pv->hdr, &h);
@@ -234,7 +263,10 @@ vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	backlog_push(d, m);
+	src = vs_sw.ports[pv->src];
+	/* A failed push frees the mbuf (and pv with it). */
+	if (!backlog_push(d, m) && h.op == VSOCK_OP_REQUEST)
+		refuse_request(lc, &h, src);
 }
 
 unsigned int
