@@ -2,9 +2,9 @@
  * Copyright(c) 2026 The vsock-switch authors
  */
 
-/* Application command line: "--guest cid=<N>,socket=<path>[,lcore=<N>]" and the
- * switch's knobs. Every mistake is reported with what was given and why it is
- * refused. */
+/* Application command line: "--guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>]"
+ * and the knobs of the switch and of the host endpoint. Every mistake is reported
+ * with what was given and why it is refused. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,14 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <rte_kvargs.h>
 #include <rte_lcore.h>
 
 #include "args.h"
+#include "config.h"
 #include "vsock_proto.h"
 
-static const char *const guest_keys[] = { "cid", "socket", "lcore", NULL };
+/* Room in a UNIX socket address (sun_path), terminating NUL included. */
+#define UDS_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+
+static const char *const guest_keys[] = { "cid", "socket", "lcore", "uds", NULL };
 
 void
 vs_args_usage(const char *prog)
@@ -28,9 +33,20 @@ vs_args_usage(const char *prog)
 	printf("Usage: %s [EAL options] -- [options]\n"
 	       "\n"
 	       "Options:\n"
-	       "  --guest cid=<N>,socket=<path>[,lcore=<N>]\n"
+	       "  --guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>]\n"
 	       "        attach a guest: the switch listens as vhost-user backend on <path>\n"
 	       "        and gives the guest CID <N> (3 .. 4294967294). Repeatable.\n"
+	       "        uds=: hybrid vsock socket for host programs (\"CONNECT <port>\" on\n"
+	       "        <path> and <path>_seqpacket; the guest reaches <path>_<port>)\n"
+	       "  --control <path>      control socket for host programs (CONNECT, LISTEN)\n"
+	       "  --connect-timeout <ms> time a guest has to answer a host's connection,\n"
+	       "                        and a host program to send its command (default %u)\n"
+	       "  --buf-alloc <bytes>   receive space advertised per host connection\n"
+	       "                        (default %u)\n"
+	       "  --pcap <file>[,cid=<N>][,snaplen=<bytes>]\n"
+	       "        capture vsock packets (all, or from/to one CID) to a pcap file\n"
+	       "        that tshark and Wireshark read (LINKTYPE_VSOCK)\n"
+	       "  --config <file>       read options from an INI file (see vsock-switch(8))\n"
 	       "  --run-dir <dir>       where the default guests' sockets go (default %s)\n"
 	       "  --max-flows <N>       connection ends per worker lcore (default %u)\n"
 	       "  --backlog-pkts <N>    packets waiting for one guest's rx buffers (default %u)\n"
@@ -41,7 +57,8 @@ vs_args_usage(const char *prog)
 	       "\n"
 	       "Without --guest, two guests (CID 3 and 4) are served from <run-dir>.\n"
 	       "Without any argument at all, the EAL runs with: %s\n",
-	       prog, VS_DEFAULT_RUN_DIR, VS_DEFAULT_MAX_FLOWS, VS_DEFAULT_BACKLOG_PKTS,
+	       prog, HOST_PORT_DEFAULT_CONNECT_TIMEOUT_MS, HOST_PORT_DEFAULT_BUF_ALLOC,
+	       VS_DEFAULT_RUN_DIR, VS_DEFAULT_MAX_FLOWS, VS_DEFAULT_BACKLOG_PKTS,
 	       VS_DEFAULT_BACKLOG_BYTES, VS_DEFAULT_NB_MBUFS, VS_DEFAULT_EAL_ARGS);
 }
 
@@ -95,10 +112,11 @@ parse_guest(const char *arg, struct vs_args *a)
 	}
 	g = &a->guests[a->nguests];
 	memset(g, 0, sizeof(*g));
+	a->uds[a->nguests][0] = '\0';
 	kv = rte_kvargs_parse(arg, guest_keys);
 	if (kv == NULL) {
-		fprintf(stderr, "error: --guest '%s': expected cid=<N>,socket=<path>[,lcore=<N>]\n",
-			arg);
+		fprintf(stderr, "error: --guest '%s': expected cid=<N>,socket=<path>[,lcore=<N>]"
+			"[,uds=<path>]\n", arg);
 		return -1;
 	}
 	if (rte_kvargs_count(kv, "cid") != 1 || rte_kvargs_count(kv, "socket") != 1) {
@@ -120,6 +138,16 @@ parse_guest(const char *arg, struct vs_args *a)
 		fprintf(stderr, "error: --guest '%s': bad socket path\n", arg);
 		goto out;
 	}
+	if (rte_kvargs_count(kv, "uds") > 1 ||
+	    (rte_kvargs_count(kv, "uds") == 1 &&
+	     (rte_kvargs_process(kv, "uds", kv_str, a->uds[a->nguests]) < 0 ||
+	      a->uds[a->nguests][0] == '\0' ||
+	      strlen(a->uds[a->nguests]) + sizeof("_4294967295") > UDS_PATH_MAX))) {
+		fprintf(stderr, "error: --guest '%s': uds path empty or too long (at most %zu "
+			"bytes, to leave room for _<port>)\n", arg,
+			UDS_PATH_MAX - sizeof("_4294967295"));
+		goto out;
+	}
 	if (rte_kvargs_count(kv, "lcore") == 1 &&
 	    (rte_kvargs_process(kv, "lcore", kv_u64, &lcore) < 0 || lcore >= RTE_MAX_LCORE ||
 	     !rte_lcore_is_enabled((unsigned int)lcore))) {
@@ -130,6 +158,11 @@ parse_guest(const char *arg, struct vs_args *a)
 		if (a->guests[i].cid == cid) {
 			fprintf(stderr, "error: --guest '%s': CID %" PRIu64 " given twice\n", arg,
 				cid);
+			goto out;
+		}
+		if (a->uds[a->nguests][0] != '\0' && strcmp(a->uds[i], a->uds[a->nguests]) == 0) {
+			fprintf(stderr, "error: --guest '%s': uds %s given twice\n", arg,
+				a->uds[i]);
 			goto out;
 		}
 		if (strcmp(a->guests[i].socket, g->socket) == 0) {
@@ -145,6 +178,53 @@ parse_guest(const char *arg, struct vs_args *a)
 out:
 	rte_kvargs_free(kv);
 	return ret;
+}
+
+static const char *const pcap_keys[] = { "cid", "snaplen", NULL };
+
+/* "--pcap <file>[,cid=<N>][,snaplen=<bytes>]" */
+static int
+parse_pcap(const char *arg, struct vs_args *a)
+{
+	const char *comma = strchr(arg, ',');
+	size_t flen = comma != NULL ? (size_t)(comma - arg) : strlen(arg);
+	struct rte_kvargs *kv = NULL;
+	uint64_t cid = 0, snaplen = 0;
+
+	if (flen == 0 || flen >= sizeof(a->pcap)) {
+		fprintf(stderr, "error: --pcap '%s': expected <file>[,cid=<N>][,snaplen=<bytes>]\n",
+			arg);
+		return -1;
+	}
+	if (comma != NULL) {
+		kv = rte_kvargs_parse(comma + 1, pcap_keys);
+		if (kv == NULL ||
+		    (rte_kvargs_count(kv, "cid") == 1 &&
+		     rte_kvargs_process(kv, "cid", kv_u64, &cid) < 0) ||
+		    (rte_kvargs_count(kv, "snaplen") == 1 &&
+		     rte_kvargs_process(kv, "snaplen", kv_u64, &snaplen) < 0)) {
+			fprintf(stderr, "error: --pcap '%s': expected <file>[,cid=<N>]"
+				"[,snaplen=<bytes>]\n", arg);
+			rte_kvargs_free(kv);
+			return -1;
+		}
+		rte_kvargs_free(kv);
+	}
+	if (cid != 0 && !vsock_cid_is_guest(cid) && cid != VSOCK_CID_HOST) {
+		fprintf(stderr, "error: --pcap '%s': cid %" PRIu64 " is not a guest or the host\n",
+			arg, cid);
+		return -1;
+	}
+	if (snaplen != 0 && (snaplen < 76 || snaplen > 262144)) {
+		fprintf(stderr, "error: --pcap '%s': snaplen must be 76 .. 262144 (the two "
+			"headers are 76 bytes)\n", arg);
+		return -1;
+	}
+	memcpy(a->pcap, arg, flen);
+	a->pcap[flen] = '\0';
+	a->pcap_cid = cid;
+	a->pcap_snaplen = (uint32_t)snaplen;
+	return 0;
 }
 
 static int
@@ -189,11 +269,14 @@ default_guests(struct vs_args *a)
 	return 0;
 }
 
-int
-vs_args_parse(int argc, char **argv, struct vs_args *a)
+/* One pass of getopt over @argv (the command line, or a configuration file's
+ * options). @from names the source in messages. */
+static int
+parse_opts(int argc, char **argv, struct vs_args *a, const char *from)
 {
 	enum { OPT_GUEST = 256, OPT_RUN_DIR, OPT_MAX_FLOWS, OPT_BACKLOG_PKTS,
-	       OPT_BACKLOG_BYTES, OPT_MBUFS };
+	       OPT_BACKLOG_BYTES, OPT_MBUFS, OPT_CONTROL, OPT_CONNECT_TIMEOUT, OPT_BUF_ALLOC,
+	       OPT_PCAP, OPT_CONFIG };
 	static const struct option opts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
@@ -201,20 +284,16 @@ vs_args_parse(int argc, char **argv, struct vs_args *a)
 		{ "backlog-pkts", required_argument, NULL, OPT_BACKLOG_PKTS },
 		{ "backlog-bytes", required_argument, NULL, OPT_BACKLOG_BYTES },
 		{ "mbufs", required_argument, NULL, OPT_MBUFS },
+		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+		{ "buf-alloc", required_argument, NULL, OPT_BUF_ALLOC },
+		{ "pcap", required_argument, NULL, OPT_PCAP },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	memset(a, 0, sizeof(*a));
-	a->sw = (struct vs_switch_conf){
-		.max_flows_per_lcore = VS_DEFAULT_MAX_FLOWS,
-		.backlog_pkts = VS_DEFAULT_BACKLOG_PKTS,
-		.backlog_bytes = VS_DEFAULT_BACKLOG_BYTES,
-		.nb_mbufs = VS_DEFAULT_NB_MBUFS,
-		.ring_size = VS_DEFAULT_RING_SIZE,
-	};
-	strcpy(a->run_dir, VS_DEFAULT_RUN_DIR);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int ret = 0;
@@ -245,20 +324,109 @@ vs_args_parse(int argc, char **argv, struct vs_args *a)
 		case OPT_MBUFS:
 			ret = parse_num("--mbufs", optarg, 1024, 1 << 24, &a->sw.nb_mbufs);
 			break;
+		case OPT_CONTROL:
+			if (optarg[0] == '\0' || strlen(optarg) >= UDS_PATH_MAX) {
+				fprintf(stderr, "error: --control '%s': empty, or longer than a UNIX "
+					"socket address allows (107 bytes)\n", optarg);
+				ret = -1;
+			} else {
+				strcpy(a->host.control, optarg);
+			}
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			ret = parse_num("--connect-timeout", optarg, 1, 3600 * 1000,
+					&a->host.connect_timeout_ms);
+			break;
+		case OPT_BUF_ALLOC:
+			ret = parse_num("--buf-alloc", optarg, HOST_PORT_MIN_BUF_ALLOC,
+					HOST_PORT_MAX_BUF_ALLOC, &a->host.buf_alloc);
+			break;
+		case OPT_PCAP:
+			ret = parse_pcap(optarg, a);
+			break;
+		case OPT_CONFIG:
+			if (from != NULL) {
+				fprintf(stderr, "error: %s: a configuration file cannot name "
+					"another\n", from);
+				ret = -1;
+			}
+			/* Otherwise it was read first, by vs_args_parse(). */
+			break;
 		case 'h':
 			vs_args_usage(argv[0]);
 			return 1;
 		default:
-			fprintf(stderr, "error: unknown option; see --help\n");
+			fprintf(stderr, "error: unknown option%s%s; see --help\n",
+				from != NULL ? " in " : "", from != NULL ? from : "");
 			return -1;
 		}
 		if (ret != 0)
 			return -1;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "error: unexpected argument '%s'; see --help\n", argv[optind]);
+		fprintf(stderr, "error: unexpected argument '%s'%s%s; see --help\n", argv[optind],
+			from != NULL ? " in " : "", from != NULL ? from : "");
 		return -1;
 	}
+	return 0;
+}
+
+/* The file named by --config, if any. */
+static const char *
+config_file(int argc, char **argv)
+{
+	const char *file = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+		else if (strcmp(argv[i], "--") == 0)
+			break;
+	}
+	return file;
+}
+
+int
+vs_args_parse(int argc, char **argv, struct vs_args *a)
+{
+	const char *file = config_file(argc, argv);
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	a->sw = (struct vs_switch_conf){
+		.max_flows_per_lcore = VS_DEFAULT_MAX_FLOWS,
+		.backlog_pkts = VS_DEFAULT_BACKLOG_PKTS,
+		.backlog_bytes = VS_DEFAULT_BACKLOG_BYTES,
+		.nb_mbufs = VS_DEFAULT_NB_MBUFS,
+		.ring_size = VS_DEFAULT_RING_SIZE,
+	};
+	a->host.connect_timeout_ms = HOST_PORT_DEFAULT_CONNECT_TIMEOUT_MS;
+	a->host.buf_alloc = HOST_PORT_DEFAULT_BUF_ALLOC;
+	strcpy(a->run_dir, VS_DEFAULT_RUN_DIR);
+	/* The file first, the command line after it: the command line adds guests and
+	 * overrides settings. */
+	if (file != NULL) {
+		char **fargv;
+		int n = vs_config_load(file, &fargv);
+
+		if (n < 0)
+			return -1;
+		/* getopt wants argv[0]. */
+		char *pargv[n + 2];
+
+		pargv[0] = argv[0];
+		memcpy(&pargv[1], fargv, (size_t)(n + 1) * sizeof(char *));
+		ret = parse_opts(n + 1, pargv, a, file);
+		vs_config_free(fargv);
+		if (ret != 0)
+			return ret;
+	}
+	ret = parse_opts(argc, argv, a, NULL);
+	if (ret != 0)
+		return ret;
 	if (a->nguests == 0)
 		return default_guests(a);
 	return 0;

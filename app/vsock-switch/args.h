@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "host_port.h"
 #include "vhost_port.h"
 #include "vs_config.h"
 #include "vs_switch.h"
@@ -16,8 +17,13 @@ struct vs_args {
 	struct vhost_port_conf guests[VS_MAX_GUESTS];
 	unsigned int nguests;
 	struct vs_switch_conf sw;
+	struct host_port_conf host; /* host endpoint: control socket, timeouts, credit */
+	char uds[VS_MAX_GUESTS][PATH_MAX]; /* guests[i]'s hybrid socket, "" for none */
 	char run_dir[PATH_MAX];
 	bool defaults; /* no --guest given: the embedded default guests */
+	char pcap[PATH_MAX]; /* --pcap: capture from start to exit, "" for none */
+	uint64_t pcap_cid; /* only this CID, 0 for all */
+	uint32_t pcap_snaplen; /* 0 for the default */
 };
 
 /** EAL arguments used when the switch is started with no argument at all. */

@@ -110,7 +110,8 @@ vs_config_load(const char *file, char ***argv)
 			for (j = 0; j < ne; j++)
 				if (push(argv, &n, &cap, format("--%s=%s", e[j].name, e[j].value)) != 0)
 					goto fail;
-		} else if (strncmp(sec, "guest", 5) == 0) {
+		} else if (strncmp(sec, "guest", 5) == 0 &&
+			   (sec[5] == '\0' || strchr(" ._-:", sec[5]) != NULL)) {
 			char *opt = guest_option(cfg, sec, file);
 
 			if (opt == NULL || push(argv, &n, &cap, opt) != 0)

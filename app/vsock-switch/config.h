@@ -13,7 +13,8 @@
  *   [switch]                  ; any long option, without the dashes
  *   max-flows = 65536
  *
- *   [guest 3]                 ; one section per guest: "guest" + anything
+ *   [guest 3]                 ; one section per guest: "guest", or "guest"
+ *                             ; and one of " ._-:" and anything
  *   cid = 3                   ; the keys of --guest
  *   socket = /run/vsock-switch/guest3.sock
  */

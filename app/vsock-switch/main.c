@@ -7,8 +7,9 @@
  * vhost-user, switching their AF_VSOCK traffic.
  *
  * main() reads as the table of contents: EAL, arguments, the switch, the guest
- * ports, the worker lcores (lib/switch/vs_switch.c: vs_worker_main() is the data
- * path), then the control plane waits on the main lcore until a signal.
+ * ports, the host endpoint, the worker lcores (lib/switch/vs_switch.c:
+ * vs_worker_main() is the data path), then the main lcore runs the host endpoint
+ * (drivers/host_port: guests' connections to host programs) until a signal.
  */
 
 #include <errno.h>
@@ -25,6 +26,8 @@
 #include <rte_lcore.h>
 
 #include "args.h"
+#include "host_port.h"
+#include "vs_capture.h"
 #include "vhost_port.h"
 #include "vs_switch.h"
 
@@ -69,12 +72,18 @@ print_banner(const struct vs_args *a)
 
 		printf("  guest cid %" PRIu64 " on lcore %u: %s\n", g->cid,
 		       p != NULL ? vs_port_lcore(p) : 0, g->socket);
+		if (a->uds[i][0] != '\0')
+			printf("    host programs: %s (CONNECT <port>), %s_seqpacket; "
+			       "guest connects to %s_<port>\n", a->uds[i], a->uds[i], a->uds[i]);
 		printf("    qemu-system-x86_64 ... -object memory-backend-memfd,id=mem%" PRIu64
 		       ",size=1G,share=on -numa node,memdev=mem%" PRIu64
 		       " -chardev socket,id=vsock%" PRIu64 ",path=%s"
 		       " -device vhost-user-vsock-pci,chardev=vsock%" PRIu64 "\n",
 		       g->cid, g->cid, g->cid, g->socket, g->cid);
 	}
+	if (a->host.control[0] != '\0')
+		printf("  control socket: %s (CONNECT <cid> <port>, LISTEN <port>)\n",
+		       a->host.control);
 	printf("Ready. Stop with Ctrl-C.\n");
 	fflush(stdout);
 }
@@ -122,6 +131,55 @@ create_ports(const struct vs_args *a)
 	return 0;
 }
 
+/* CID 2: the control socket and each guest's hybrid socket. */
+static int
+create_host(const struct vs_args *a)
+{
+	unsigned int i;
+	int ret;
+
+	ret = host_port_init(&a->host);
+	if (ret < 0) {
+		fprintf(stderr, "error: host endpoint: %s%s%s\n", strerror(-ret),
+			a->host.control[0] != '\0' ? ", control socket " : "", a->host.control);
+		return -1;
+	}
+	for (i = 0; i < a->nguests; i++) {
+		if (a->uds[i][0] == '\0')
+			continue;
+		ret = host_port_add_guest(a->guests[i].cid, a->uds[i]);
+		if (ret < 0) {
+			fprintf(stderr, "error: guest %" PRIu64 ": hybrid socket %s: %s\n",
+				a->guests[i].cid, a->uds[i],
+				ret == -EADDRINUSE ? "in use by a running process" : strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --pcap: capture from now until exit. */
+static int
+start_capture(const struct vs_args *a)
+{
+	struct vs_capture_conf cc = {
+		.file = a->pcap,
+		.cid = a->pcap_cid,
+		.snaplen = a->pcap_snaplen,
+	};
+	int ret;
+
+	if (a->pcap[0] == '\0')
+		return 0;
+	ret = vs_capture_start(&cc);
+	if (ret < 0) {
+		fprintf(stderr, "error: --pcap %s: %s\n", a->pcap, strerror(-ret));
+		return -1;
+	}
+	printf("capturing to %s\n", a->pcap);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -155,25 +213,34 @@ main(int argc, char **argv)
 		fprintf(stderr, "error: switch initialisation failed: %s\n", strerror(-ret));
 		goto out_switch;
 	}
-	if (create_ports(&args) != 0) {
+	if (create_ports(&args) != 0 || create_host(&args) != 0 || start_capture(&args) != 0) {
 		ret = -1;
 		goto out_ports;
 	}
 	print_banner(&args);
 
-	/* Workers poll; the main lcore keeps the control plane. Alone, it polls too. */
+	/*
+	 * Workers poll guests; the main lcore runs the host endpoint. Alone, the main
+	 * lcore polls guests and the host endpoint gets a control thread.
+	 */
 	ret = rte_eal_mp_remote_launch(vs_worker_main, NULL, SKIP_MAIN);
 	if (ret == 0)
 		workers = rte_lcore_count() - 1;
-	if (workers == 0)
+	if (workers == 0) {
+		ret = host_port_thread_start();
+		if (ret < 0)
+			fprintf(stderr, "error: host endpoint thread: %s\n", strerror(-ret));
 		vs_worker_main(NULL);
+		host_port_thread_join();
+	}
 	while (!vs_switch_stopping())
-		usleep(100 * 1000);
+		host_port_poll();
 
 	rte_eal_mp_wait_lcore();
 	ret = 0;
 	printf("vsock-switch: signal %d, shutting down\n", (int)quit_signal);
 out_ports:
+	host_port_fini();
 	vhost_port_destroy_all();
 out_switch:
 	vs_switch_fini();

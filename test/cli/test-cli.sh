@@ -65,6 +65,19 @@ refuse "longer than a UNIX socket address allows" \
 refuse "unknown option" --frobnicate
 refuse "expected a number" --max-flows lots
 
+# Configuration file: same meaning as the command line.
+printf '[switch]\nmax-flows = lots\n' >"$dir/bad1.conf"
+refuse "expected a number" --config "$dir/bad1.conf"
+printf '[guests]\ncid = 3\n' >"$dir/bad2.conf"
+refuse "unknown section [guests]" --config "$dir/bad2.conf"
+printf '[guest 3]\ncid = 2\nsocket = %s/a.sock\n' "$dir" >"$dir/bad3.conf"
+refuse "CID 2 is reserved" --config "$dir/bad3.conf"
+refuse "cannot read configuration file" --config "$dir/missing.conf"
+printf '[switch]\nconfig = %s/bad1.conf\n' "$dir" >"$dir/bad4.conf"
+refuse "cannot name another" --config "$dir/bad4.conf"
+refuse "--pcap" --pcap "$dir/x.pcap,snaplen=10"
+refuse "--pcap" --pcap ",cid=3"
+
 # --help is not an error.
 if "$sw" "${eal[@]}" --file-prefix "vscli$$" -- --help 2>&1 | grep -q -- "--guest cid=<N>"; then
 	ok "--help"
@@ -91,6 +104,24 @@ if wait_ready "$dir/stale.log" 20; then
 	[ -e "$dir/stale.sock" ] && bad "socket left behind after exit" || ok "socket removed on exit"
 else
 	bad "stale socket not reused"; cat "$dir/stale.log"; kill $p
+fi
+
+# A configuration file's guests plus the command line's, and its settings.
+printf '[switch]\nmax-flows = 4096\n\n[guest 3]\ncid = 3\nsocket = %s/c3.sock\n' "$dir" \
+	>"$dir/good.conf"
+"$sw" "${eal[@]}" --file-prefix "vscli4$$" -- --config "$dir/good.conf" \
+	--guest "cid=4,socket=$dir/c4.sock" >"$dir/conf.log" 2>&1 &
+p=$!
+if wait_ready "$dir/conf.log" 20; then
+	out=$(echo /vsock/config | dpdk-telemetry.py -f "vscli4$$" 2>&1)
+	g=$(echo /vsock/guests | dpdk-telemetry.py -f "vscli4$$" 2>&1)
+	grep -q '"max_flows_per_lcore": 4096' <<<"$out" && ok "config file setting applied" ||
+		bad "config file setting: $out"
+	grep -q '\[3, 4\]' <<<"$g" && ok "config file guest plus command-line guest" ||
+		bad "guests: $g"
+	kill -INT $p; wait $p
+else
+	bad "switch with a config file did not start"; cat "$dir/conf.log"; kill $p
 fi
 
 # Hugepages: the same start and stop without --no-huge.
