@@ -192,7 +192,19 @@ main(int argc, char **argv)
 
 	eal_argc = rte_eal_init(argc, argv);
 	if (eal_argc < 0) {
-		fprintf(stderr, "error: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		fprintf(stderr, "error: EAL initialisation failed: %s\n", rte_errno != 0 ?
+			rte_strerror(rte_errno) : "see the EAL messages above (another switch "
+			"with the same --file-prefix?)");
+		if (rte_errno == ENOMEM || rte_errno == EACCES)
+			fprintf(stderr, "hint: without hugepages, run with --no-huge -m 512; to use "
+				"them, reserve some as root: echo 256 > "
+				"/proc/sys/vm/nr_hugepages\n");
+		return EXIT_FAILURE;
+	}
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		fprintf(stderr, "error: another DPDK process already runs with this --file-prefix; "
+			"give each switch its own\n");
+		rte_eal_cleanup();
 		return EXIT_FAILURE;
 	}
 	argc -= eal_argc;

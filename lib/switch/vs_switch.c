@@ -78,7 +78,10 @@ vs_switch_init(const struct vs_switch_conf *conf)
 					     RTE_PKTMBUF_HEADROOM + VS_MBUF_DATA,
 					     (int)rte_socket_id());
 	if (vs_sw.pool == NULL) {
-		VS_LOG(ERR, "cannot create mbuf pool of %u: %s", conf->nb_mbufs,
+		VS_LOG(ERR, "cannot create a pool of %u mbufs (about %u MiB): %s; give the EAL "
+		       "more memory (-m) or ask for fewer (--mbufs)", conf->nb_mbufs,
+		       (unsigned int)(((uint64_t)conf->nb_mbufs *
+				       (RTE_PKTMBUF_HEADROOM + VS_MBUF_DATA + 256)) >> 20),
 		       rte_strerror(rte_errno));
 		return -ENOMEM;
 	}

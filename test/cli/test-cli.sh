@@ -78,6 +78,23 @@ refuse "cannot name another" --config "$dir/bad4.conf"
 refuse "--pcap" --pcap "$dir/x.pcap,snaplen=10"
 refuse "--pcap" --pcap ",cid=3"
 
+# Start-up mistakes the EAL or the pool report, with a hint.
+refuse "give the EAL more memory" --guest "cid=3,socket=$dir/m.sock" --mbufs 16777216
+eal_save=("${eal[@]}")
+"$sw" "${eal[@]}" --file-prefix "vscli5$$" -- --guest "cid=3,socket=$dir/p1.sock" \
+	>"$dir/p1.log" 2>&1 &
+p=$!
+if wait_ready "$dir/p1.log" 20; then
+	out=$("$sw" "${eal[@]}" --file-prefix "vscli5$$" -- --guest "cid=4,socket=$dir/p2.sock" 2>&1)
+	rc=$?
+	[ "$rc" -eq 1 ] && grep -q "same --file-prefix" <<<"$out" && ok "second switch, same prefix" ||
+		{ bad "second switch with the same prefix (exit $rc)"; echo "$out" | tail -3; }
+	kill -INT $p; wait $p
+else
+	bad "switch did not start"; kill $p
+fi
+eal=("${eal_save[@]}")
+
 # --help is not an error.
 if "$sw" "${eal[@]}" --file-prefix "vscli$$" -- --help 2>&1 | grep -q -- "--guest cid=<N>"; then
 	ok "--help"
