@@ -298,7 +298,7 @@ def plot_scaling(d, outdir):
     write_dat(outdir, "scaling.dat", rows)
     script = """set terminal pngcairo size 800,500 font ',10' noenhanced
 set output 'scaling.png'
-set title "busy connections (guest i -> guest i+1, 4 KiB writes): %s"
+set title "busy connections (guest i -> guest i+1, 4 KiB writes)\\n%s"
 set logscale x
 set xlabel 'busy connections (= guests)'
 set ylabel 'aggregate MB/s'

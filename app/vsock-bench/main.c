@@ -41,12 +41,16 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{ "memcpy", bench_base_memcpy, true, "baseline: single-core memcpy, same sizes and working set" },
-	{ "xcore", bench_base_xcore, false, "baseline: the same copy on the other CPU, data to/from this one" },
+	{ "memcpy", bench_base_memcpy, true,
+	  "baseline: single-core memcpy, same sizes and working set" },
+	{ "xcore", bench_base_xcore, false,
+	  "baseline: the same copy on the other CPU, data to/from this one" },
 	{ "socketpair", bench_base_socketpair, true, "baseline: AF_UNIX socket pair, 64k" },
-	{ "testpmd", bench_base_testpmd, false, "baseline: dpdk-testpmd vhost io forwarding, 64 B" },
+	{ "testpmd", bench_base_testpmd, false,
+	  "baseline: dpdk-testpmd vhost io forwarding, 64 B" },
 	{ "stream", bench_g2g_stream, true, "guest->guest STREAM throughput per write size" },
-	{ "msgrate", bench_g2g_msgrate, true, "guest->guest 64 B messages/s, SEQPACKET and STREAM" },
+	{ "msgrate", bench_g2g_msgrate, true,
+	  "guest->guest 64 B messages/s, SEQPACKET and STREAM" },
 	{ "latency", bench_g2g_latency, true, "64 B ping-pong round trip p50/p99/p99.9" },
 	{ "connrate", bench_g2g_connrate, true, "connection set-up + tear-down rate" },
 	{ "host", bench_host, true, "host<->guest through the hybrid Unix socket" },
@@ -277,6 +281,7 @@ parse_args(int argc, char **argv)
 		bopt.runs = 1;
 		bopt.duration = 0.05;
 		bopt.scale_max = 2;
+		bopt.retries = 0;
 		bopt.sizes[0] = 4096;
 		bopt.nsizes = 1;
 		testpmd = "none";
