@@ -371,12 +371,17 @@ hp_accept(struct hp_listener *l)
 	}
 }
 
+/* The doorbell's epoll tag: only its first byte (the object kind) is read. */
+static const uint8_t hp_doorbell_tag = HP_OBJ_DOORBELL;
+
 static void
 hp_event(const struct epoll_event *e)
 {
 	uint8_t obj = *(const uint8_t *)e->data.ptr;
 	struct hp_conn *c;
 
+	if (obj == HP_OBJ_DOORBELL)
+		return; /* vs_host_sleep_done() clears it */
 	if (obj == HP_OBJ_LISTENER) {
 		hp_accept(e->data.ptr);
 		return;
@@ -455,6 +460,7 @@ host_port_poll(void)
 	struct epoll_event ev[HP_EVENTS];
 	unsigned int work;
 	int i, n, timeout = 0;
+	bool armed;
 	uint64_t now;
 
 	if (!hp.ready)
@@ -469,11 +475,17 @@ host_port_poll(void)
 	work = hp_rx_ring();
 	/* Idle, or only retrying what did not move for a while (a guest that does
 	 * not read): sleep until a socket event or for a millisecond. */
-	if (work == 0 && hp.idle_rounds >= HOST_PORT_IDLE_ROUNDS) {
-		timeout = HOST_PORT_IDLE_SLEEP_MS;
-		hp.st.idle_sleeps++;
+	armed = work == 0 && hp.idle_rounds >= HOST_PORT_IDLE_ROUNDS;
+	if (armed) {
+		/* Workers ring the doorbell from now on: packets for us end the sleep. */
+		if (vs_host_sleep_prepare()) {
+			timeout = HOST_PORT_IDLE_SLEEP_MS;
+			hp.st.idle_sleeps++;
+		}
 	}
 	n = epoll_wait(hp.epfd, ev, HP_EVENTS, timeout);
+	if (armed)
+		vs_host_sleep_done();
 	if (timeout > 0)
 		hp.now_ms = hp_clock_ms();
 	for (i = 0; i < n; i++)
@@ -574,6 +586,19 @@ host_port_init(const struct host_port_conf *conf)
 	if (hp.in == NULL) {
 		ret = -errno;
 		HP_LOG(ERR, "cannot attach as CID 2: %s", strerror(errno));
+		goto fail;
+	}
+	ret = vs_host_doorbell_fd();
+	if (ret >= 0) {
+		struct epoll_event dev = {
+			.events = EPOLLIN,
+			.data.ptr = (void *)(uintptr_t)&hp_doorbell_tag,
+		};
+
+		ret = epoll_ctl(hp.epfd, EPOLL_CTL_ADD, ret, &dev) == 0 ? 0 : -errno;
+	}
+	if (ret < 0) {
+		HP_LOG(ERR, "cannot set up the doorbell: %s", strerror(-ret));
 		goto fail;
 	}
 	if (hp.conf.control[0] != '\0') {

@@ -28,7 +28,9 @@
  *
  * Everything runs on one thread, the one calling host_port_poll(): no locks. The
  * loop never blocks while there is work; after many idle rounds it sleeps in
- * epoll_wait() for HOST_PORT_IDLE_SLEEP_MS at a time.
+ * epoll_wait() for HOST_PORT_IDLE_SLEEP_MS at a time, and a worker that hands it
+ * packets meanwhile wakes it through the switch's doorbell eventfd (one write per
+ * sleep, never while it is awake).
  */
 
 #include <limits.h>

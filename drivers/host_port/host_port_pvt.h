@@ -53,6 +53,7 @@ struct rte_ring;
 enum hp_obj {
 	HP_OBJ_LISTENER = 1,
 	HP_OBJ_CONN,
+	HP_OBJ_DOORBELL, /* the switch's eventfd: workers handed us packets */
 };
 
 enum hp_listener_kind {

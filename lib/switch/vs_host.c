@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <rte_malloc.h>
 
@@ -125,6 +127,46 @@ vs_host_send(struct rte_mbuf **m, unsigned int n)
 			break;
 	}
 	return i;
+}
+
+int
+vs_host_doorbell_fd(void)
+{
+	if (vs_sw.host_doorbell < 0) {
+		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+		if (fd < 0)
+			return -errno;
+		vs_sw.host_doorbell = fd;
+	}
+	return vs_sw.host_doorbell;
+}
+
+void
+vs_host_ring_doorbell(void)
+{
+	if (vs_sw.host_doorbell >= 0)
+		eventfd_write(vs_sw.host_doorbell, 1);
+}
+
+bool
+vs_host_sleep_prepare(void)
+{
+	__atomic_store_n(&vs_sw.host_sleeping, 1, __ATOMIC_RELAXED);
+	/* Pairs with the fence in vs_port_enqueue(): either the worker sees us
+	 * sleeping, or we see its packet. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return vs_sw.host_in == NULL || rte_ring_count(vs_sw.host_in) == 0;
+}
+
+void
+vs_host_sleep_done(void)
+{
+	eventfd_t v;
+
+	__atomic_store_n(&vs_sw.host_sleeping, 0, __ATOMIC_RELAXED);
+	if (vs_sw.host_doorbell >= 0)
+		eventfd_read(vs_sw.host_doorbell, &v);
 }
 
 void

@@ -167,7 +167,7 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 			return VS_STALL;
 		vs_mbuf_priv(m)->dst = d->index;
 		vs_mbuf_priv(m)->src = src->index;
-		if (rte_ring_mp_enqueue(vs_port_ring(d), m) != 0) {
+		if (vs_port_enqueue(d, m) != 0) {
 			rte_pktmbuf_free(m);
 			return VS_STALL;
 		}
@@ -311,7 +311,7 @@ vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct vs_por
 	vs_mbuf_priv(m)->dst = to->index;
 	vs_mbuf_priv(m)->src = to->index;
 	vs_mbuf_priv(m)->generated = 1;
-	if (rte_ring_mp_enqueue(vs_port_ring(to), m) != 0) {
+	if (vs_port_enqueue(to, m) != 0) {
 		lc->lost_rst++;
 		rte_pktmbuf_free(m);
 	}

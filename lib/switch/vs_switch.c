@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -65,6 +66,7 @@ vs_switch_init(const struct vs_switch_conf *conf)
 	int ret;
 
 	memset(&vs_sw, 0, sizeof(vs_sw));
+	vs_sw.host_doorbell = -1;
 	vs_sw.conf = *conf;
 	vs_sw.conf.ring_size = rte_align32pow2(conf->ring_size);
 
@@ -132,10 +134,13 @@ vs_switch_fini(void)
 			rte_pktmbuf_free(m);
 		rte_ring_free(vs_sw.host_in);
 	}
+	if (vs_sw.host_doorbell >= 0)
+		close(vs_sw.host_doorbell);
 	rte_hash_free(vs_sw.cids);
 	rte_mempool_free(vs_sw.pool);
 	rte_free(vs_sw.qsv);
 	memset(&vs_sw, 0, sizeof(vs_sw));
+	vs_sw.host_doorbell = -1;
 }
 
 int

@@ -243,6 +243,23 @@ int vs_guest_reachable(uint64_t cid);
  */
 unsigned int vs_host_send(struct rte_mbuf **m, unsigned int n);
 
+/**
+ * Doorbell of the host endpoint: an eventfd the workers write after handing it
+ * packets while it sleeps. Poll it (EPOLLIN) and read it to clear.
+ * @return the fd (created on first call), or -errno.
+ */
+int vs_host_doorbell_fd(void);
+
+/**
+ * The host endpoint is about to sleep: from now on workers ring the doorbell.
+ * @return false if packets already wait (do not sleep); call vs_host_sleep_done()
+ *   either way.
+ */
+bool vs_host_sleep_prepare(void);
+
+/** The host endpoint is awake again: workers stop ringing. */
+void vs_host_sleep_done(void);
+
 /** Counters of the host port (guest-facing view), or zeros. */
 void vs_host_stats_get(struct vs_port_stats *s);
 

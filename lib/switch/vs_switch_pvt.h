@@ -5,6 +5,8 @@
 #ifndef VS_SWITCH_PVT_H
 #define VS_SWITCH_PVT_H
 
+#include <errno.h>
+
 #include <rte_common.h>
 #include <rte_hash.h>
 #include <rte_mbuf.h>
@@ -100,6 +102,8 @@ struct vs_switch {
 	struct vs_lcore *lcores[RTE_MAX_LCORE];
 	struct vs_port *host; /* CID 2, when a host endpoint is attached */
 	struct rte_ring *host_in; /* packets for the host endpoint */
+	int host_doorbell; /* eventfd, or -1 */
+	uint32_t host_sleeping; /* the host endpoint waits in epoll: ring the doorbell */
 	unsigned int workers[RTE_MAX_LCORE];
 	unsigned int nworkers;
 	volatile bool stop;
@@ -134,6 +138,23 @@ vs_capture_hdr(const struct vsock_hdr *h, const struct virtq_iov *iov, unsigned 
 		vsock_hdr_encode(h, wire);
 		vs_capture_record(wire, iov, niov, soff, h->op == VSOCK_OP_RW ? h->len : 0);
 	}
+}
+
+void vs_host_ring_doorbell(void);
+
+/* Hand an mbuf to @p's owner; the host endpoint is woken if it sleeps. */
+static inline int
+vs_port_enqueue(struct vs_port *p, struct rte_mbuf *m)
+{
+	if (rte_ring_mp_enqueue(vs_port_ring(p), m) != 0)
+		return -ENOBUFS;
+	if (p == vs_sw.host) {
+		/* Pairs with the fence in vs_host_sleep_prepare(). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&vs_sw.host_sleeping, __ATOMIC_RELAXED))
+			vs_host_ring_doorbell();
+	}
+	return 0;
 }
 
 /* vs_port.c */
