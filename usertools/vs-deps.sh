@@ -10,7 +10,7 @@ set -eu
 
 pkgs="build-essential meson ninja-build pkg-config libdpdk-dev dpdk-dev libnuma-dev libpcap-dev python3-pyelftools"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio xz-utils bc flex bison libelf-dev tshark gnuplot-nox"
+	pkgs="$pkgs clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio xz-utils bc flex bison libelf-dev tshark gnuplot-nox python3-sphinx"
 fi
 
 SUDO=""
