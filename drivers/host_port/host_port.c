@@ -17,7 +17,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +26,7 @@
 #include <rte_telemetry.h>
 
 #include "host_port_pvt.h"
+#include "vs_sockpath.h"
 #include "vs_switch.h"
 
 struct hp_state_all hp = { .epfd = -1, .control = { .fd = -1 } };
@@ -54,38 +54,6 @@ hp_buffered_add(int64_t delta)
 
 /* ---- listening sockets ---- */
 
-/* A live listener at @path is an error; a stale socket file is removed. */
-static int
-hp_check_path(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	if (stat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (ret != 0 && errno == EPROTOTYPE) {
-		close(fd);
-		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	}
-	close(fd);
-	if (ret == 0)
-		return -EADDRINUSE;
-	return unlink(path) == 0 ? 0 : -errno;
-}
-
 static int
 hp_listen(struct hp_listener *l, const char *path, int type, enum hp_listener_kind kind,
 	  struct hp_guest *g)
@@ -94,7 +62,7 @@ hp_listen(struct hp_listener *l, const char *path, int type, enum hp_listener_ki
 	struct epoll_event ev = { .events = EPOLLIN };
 	int fd, ret;
 
-	ret = hp_check_path(path);
+	ret = vs_sockpath_claim(path);
 	if (ret < 0)
 		return ret;
 	strcpy(sa.sun_path, path);

@@ -5,9 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_telemetry.h>
@@ -15,6 +12,7 @@
 
 #include "vhost_port.h"
 #include "vhost_port_pvt.h"
+#include "vs_sockpath.h"
 #include "vs_config.h"
 #include "vs_switch.h"
 #include "vsock_proto.h"
@@ -221,50 +219,6 @@ static const struct rte_vhost_device_ops device_ops = {
 };
 
 int
-vhost_port_check_path(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)];
-	struct stat st;
-	char *slash;
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	/* The directory must exist and let us create the socket. */
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	if (stat(dir, &st) != 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (access(dir, W_OK | X_OK) != 0)
-		return -EACCES;
-	if (stat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (ret == 0)
-		return -EADDRINUSE;
-	/* Nobody listens: a leftover of a process that died. */
-	if (unlink(path) != 0)
-		return -errno;
-	return 0;
-}
-
-int
 vhost_port_create(const struct vhost_port_conf *conf)
 {
 	struct vhost_port *vp;
@@ -273,7 +227,7 @@ vhost_port_create(const struct vhost_port_conf *conf)
 
 	if (nports >= VS_MAX_GUESTS)
 		return -ENOSPC;
-	ret = vhost_port_check_path(path);
+	ret = vs_sockpath_claim(path);
 	if (ret < 0)
 		return ret;
 	vp = calloc(1, sizeof(*vp));

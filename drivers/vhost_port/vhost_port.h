@@ -47,19 +47,11 @@ struct vhost_port_conf {
 };
 
 /**
- * Check a socket path before use: a live listener there is an error (another
- * switch or QEMU owns it), a stale socket file is removed, anything else is an
- * error.
+ * Create a guest port and start listening on its socket (claimed first with
+ * vs_sockpath_claim(): a live listener is -EADDRINUSE, a stale socket reused).
  *
- * @return 0, or a negative errno (-EADDRINUSE, -EEXIST, -ENAMETOOLONG, -ENOENT
- *   for a missing directory, -EACCES).
- */
-int vhost_port_check_path(const char *path);
-
-/**
- * Create a guest port and start listening on its socket.
- *
- * @return 0, or a negative errno; the reason was logged.
+ * @return 0, or a negative errno (those of vs_sockpath_claim(), -ENOSPC,
+ *   -ENOMEM, -EINVAL, -EIO).
  */
 int vhost_port_create(const struct vhost_port_conf *conf);
 

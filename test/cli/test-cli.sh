@@ -111,6 +111,15 @@ if wait_ready "$dir/live.log" 20; then
 else
 	bad "switch with one guest did not start"; cat "$dir/live.log"
 fi
+# A live SEQPACKET listener (say, another switch's hybrid socket) counts too.
+python3 -c "import socket,sys,time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1]); s.listen()
+time.sleep(30)" "$dir/seq.sock" &
+pids+=($!)
+for _ in $(seq 50); do [ -S "$dir/seq.sock" ] && break; sleep 0.1; done
+refuse "is in use by a running process" --guest "cid=6,socket=$dir/seq.sock"
+[ -S "$dir/seq.sock" ] && ok "live SEQPACKET listener's socket left in place" ||
+	bad "live SEQPACKET listener's socket was removed"
 python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$dir/stale.sock"
 "$sw" "${eal[@]}" --file-prefix "vscli2$$" -- --guest "cid=3,socket=$dir/stale.sock" \
 	>"$dir/stale.log" 2>&1 &
