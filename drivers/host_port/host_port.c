@@ -467,6 +467,7 @@ host_port_poll(void)
 		hp.next_timer_ms = hp.now_ms + HP_TIMER_PERIOD_MS;
 	}
 	hp_reap();
+	hp_tel_serve();
 	if (work > 0)
 		hp.idle_rounds = 0;
 	else if (hp.idle_rounds < HOST_PORT_IDLE_ROUNDS)
@@ -582,6 +583,7 @@ host_port_init(const struct host_port_conf *conf)
 					   "Host endpoint (CID 2) counters");
 		hp_tel_registered = true;
 	}
+	hp_tel_init();
 	hp.ready = true;
 	return 0;
 fail:

@@ -258,6 +258,10 @@ void hp_conn_reset(struct hp_conn *c);
 unsigned int hp_loose_flush(void);
 void hp_conn_release(struct hp_conn *c);
 
+/* hp_telemetry.c: the endpoint's part of /vsock/guest and /vsock/flows. */
+void hp_tel_init(void);
+void hp_tel_serve(void);
+
 #define HP_LOG(level, fmt, ...) VS_LOG(level, "host: " fmt, ##__VA_ARGS__)
 
 #endif /* HOST_PORT_PVT_H */

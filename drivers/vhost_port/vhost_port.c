@@ -115,8 +115,9 @@ cb_new_connection(int vid)
 		if (strcmp(vp->conf.socket, path) != 0)
 			continue;
 		if (vp->vid >= 0) {
-			VS_LOG(ERR, "guest %" PRIu64 ": second frontend on %s refused",
-			       vp->conf.cid, path);
+			VS_LOG_RL(&vp->log_rl, ERR,
+				  "guest %" PRIu64 ": second frontend on %s refused",
+				  vp->conf.cid, path);
 			return -1;
 		}
 		vp->vid = vid;
@@ -127,7 +128,8 @@ cb_new_connection(int vid)
 			return -1;
 		}
 		vs_port_set_connected(vp->port, true);
-		VS_LOG(INFO, "guest %" PRIu64 ": frontend connected on %s", vp->conf.cid, path);
+		VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": frontend connected on %s",
+			  vp->conf.cid, path);
 		return 0;
 	}
 	return -1;
@@ -143,7 +145,7 @@ cb_destroy_connection(int vid)
 	vs_port_set_connected(vp->port, false);
 	by_vid[vid] = NULL;
 	vp->vid = -1;
-	VS_LOG(INFO, "guest %" PRIu64 ": frontend disconnected", vp->conf.cid);
+	VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": frontend disconnected", vp->conf.cid);
 }
 
 static int
@@ -167,8 +169,8 @@ cb_new_device(int vid)
 	if (rte_vhost_get_mem_table(vid, &mem) != 0)
 		return -1;
 	if (mem->nregions > VIRTQ_MAX_REGIONS) {
-		VS_LOG(ERR, "guest %" PRIu64 ": %u memory regions, at most %u", vp->conf.cid,
-		       mem->nregions, VIRTQ_MAX_REGIONS);
+		VS_LOG_RL(&vp->log_rl, ERR, "guest %" PRIu64 ": %u memory regions, at most %u",
+			  vp->conf.cid, mem->nregions, VIRTQ_MAX_REGIONS);
 		free(mem);
 		return -1;
 	}
@@ -192,11 +194,13 @@ cb_new_device(int vid)
 	}
 	ret = vs_port_start(vp->port, &r);
 	if (ret != 0) {
-		VS_LOG(ERR, "guest %" PRIu64 ": rings refused: %s", vp->conf.cid, strerror(-ret));
+		VS_LOG_RL(&vp->log_rl, ERR, "guest %" PRIu64 ": rings refused: %s", vp->conf.cid,
+			  strerror(-ret));
 		return -1;
 	}
-	VS_LOG(INFO, "guest %" PRIu64 ": driver started (rings %u/%u, event_idx %d, seqpacket %d)",
-	       vp->conf.cid, r.size[0], r.size[1], r.event_idx, r.seqpacket);
+	VS_LOG_RL(&vp->log_rl, INFO,
+		  "guest %" PRIu64 ": driver started (rings %u/%u, event_idx %d, seqpacket %d)",
+		  vp->conf.cid, r.size[0], r.size[1], r.event_idx, r.seqpacket);
 	return 0;
 }
 
@@ -208,7 +212,7 @@ cb_destroy_device(int vid)
 	if (vp == NULL)
 		return;
 	vs_port_stop(vp->port);
-	VS_LOG(INFO, "guest %" PRIu64 ": driver stopped", vp->conf.cid);
+	VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": driver stopped", vp->conf.cid);
 }
 
 static const struct rte_vhost_device_ops device_ops = {

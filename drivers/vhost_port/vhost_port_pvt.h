@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "vhost_port.h"
+#include "vs_ratelimit.h"
 
 struct vs_port;
 
@@ -50,6 +51,7 @@ struct vhost_port {
 	struct vs_port *port;
 	int vid; /* -1 while no frontend is attached */
 	bool registered;
+	struct vs_ratelimit log_rl; /* lines the frontend triggers (vhost thread) */
 };
 
 #endif /* VHOST_PORT_PVT_H */

@@ -181,7 +181,7 @@ vs_port_refresh(struct vs_lcore *lc, struct vs_port *p)
 		vs_backlog_clear(p);
 		vs_flow_reset_port(lc, p);
 		p->dp_active = false;
-		VS_LOG(INFO, "guest %" PRIu64 ": rings withdrawn", p->cid);
+		VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": rings withdrawn", p->cid);
 	}
 	if (p->dp_active || !running || gen == p->dp_gen)
 		return;
@@ -193,7 +193,8 @@ vs_port_refresh(struct vs_lcore *lc, struct vs_port *p)
 	}
 	p->dp_gen = gen;
 	p->dp_active = true;
-	VS_LOG(INFO, "guest %" PRIu64 ": running on lcore %u", p->cid, lc->lcore_id);
+	VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": running on lcore %u", p->cid,
+		  lc->lcore_id);
 }
 
 void

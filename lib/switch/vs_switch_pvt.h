@@ -17,6 +17,7 @@
 #include "vs_capture.h"
 #include "vs_config.h"
 #include "vs_flow.h"
+#include "vs_ratelimit.h"
 #include "vs_switch.h"
 #include "vsock_proto.h"
 
@@ -72,6 +73,7 @@ struct vs_port {
 	struct virtq vq[VSOCK_NUM_VQ];
 	struct vs_backlog backlog;
 	struct vs_port_stats stats;
+	struct vs_ratelimit log_rl; /* log lines the guest triggers on its lcore */
 } __rte_cache_aligned;
 
 struct vs_lcore {

@@ -249,6 +249,8 @@ def check_guests(g, facts, workers, docs):
     for c in (3, 4, 5, 6):
         check_eq(g[c].get('socket'), facts['sockets'][str(c)],
                  "guest {} socket".format(c))
+        check_eq(g[c].get('uds'), facts['uds'][str(c)],
+                 "guest {} uds (hybrid socket)".format(c))
         check_documented(docs, '/vsock/guest', g[c], ['Port counters'])
     check_counters("guest 3", g[3], want3,
                    {'no_route': 1, 'spoofed_source': 1}, 1)

@@ -137,8 +137,10 @@ tel_start(struct harness *h, const char *sw, const uint64_t *cids, int n,
 		h->cid[i] = cids[i];
 		snprintf(h->sock[i], sizeof(h->sock[i]), "%s/g%llu.sock", h->dir,
 			 (unsigned long long)cids[i]);
-		snprintf(guest_args[i], sizeof(guest_args[i]), "cid=%llu,socket=%s",
-			 (unsigned long long)cids[i], h->sock[i]);
+		/* Every guest also has a hybrid socket: /vsock/guest shows it. */
+		snprintf(guest_args[i], sizeof(guest_args[i]), "cid=%llu,socket=%s,uds=%s/g%llu.uds",
+			 (unsigned long long)cids[i], h->sock[i], h->dir,
+			 (unsigned long long)cids[i]);
 		argv[a++] = "--guest";
 		argv[a++] = guest_args[i];
 	}

@@ -35,7 +35,8 @@ void tel_env_init(struct tel_env *e, int argc, char **argv);
 
 /**
  * Start the switch like harness_start() (one vhost-user socket per CID in a
- * fresh directory, lcores $VS_TEST_LCORES or 0-1), with the switch options
+ * fresh directory, lcores $VS_TEST_LCORES or 0-1; guest N's hybrid socket is
+ * <dir>/gN.uds), with the switch options
  * @p extra (NULL-terminated, may be NULL) after the guests. Exits on failure.
  */
 void tel_start(struct harness *h, const char *sw, const uint64_t *cids, int n,

@@ -191,6 +191,8 @@ main(int argc, char **argv)
 	fprintf(f, "  \"sockets\": {\"3\": \"%s\", \"4\": \"%s\", \"5\": \"%s\", \"6\": \"%s\"},\n",
 		harness_sock(&h, 3), harness_sock(&h, 4), harness_sock(&h, 5),
 		harness_sock(&h, 6));
+	fprintf(f, "  \"uds\": {\"3\": \"%s/g3.uds\", \"4\": \"%s/g4.uds\", "
+		"\"5\": \"%s/g5.uds\", \"6\": \"%s/g6.uds\"},\n", h.dir, h.dir, h.dir, h.dir);
 	fprintf(f, "  \"config\": {\"max_flows_per_lcore\": 4096, \"backlog_packets\": 512, "
 		"\"backlog_bytes\": 524288, \"mbufs\": 8191},\n");
 	fprintf(f, "  \"stream\": {\"port3\": %u, \"port4\": %u, \"bytes3\": %d, "
