@@ -364,16 +364,18 @@ class Test:
         conn.close()
         self.judge(case, gname, tx, rx, seq=seq)
 
-    def run_vsctl(self, proc, port, tx_seed, rx_seed):
-        """Feed vs-ctl.py the pattern, read its output: (tx Half, rx Half, stderr)."""
+    def run_vsctl(self, proc, tx_seed, rx_seed):
+        """Feed vs-ctl.py the pattern (unless its stdin is a file already),
+        read its output: (tx Half, rx Half, stderr)."""
         out, exp = pattern(tx_seed, self.sbytes), pattern(rx_seed, self.sbytes)
         tx, rx = Half(), Half()
 
         def feed():
             tx.t0 = time.monotonic()
             try:
-                proc.stdin.write(out)
-                proc.stdin.close()
+                if proc.stdin is not None:
+                    proc.stdin.write(out)
+                    proc.stdin.close()
                 tx.bytes, tx.crc, tx.msgs = len(out), zlib.crc32(out), 1
             except OSError as e:
                 tx.err = 'writing to vs-ctl.py: {}'.format(e)
@@ -414,17 +416,23 @@ class Test:
         if not self.wait_ready(gname):
             self.report(case, False, 'guest never listened on port {}'.format(port))
             return
-        proc = subprocess.Popen([sys.executable, self.args.vs_ctl, '-s', self.ctl_path, '-v',
-                                 'connect', str(CID), str(port)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        tx, rx, err = self.run_vsctl(proc, port, port, port + 65536)
+        # stdin a regular file, as in "vs-ctl.py connect 3 1234 <file"
+        path = os.path.join(os.path.dirname(os.path.abspath(self.args.console)),
+                            'tx-{}.bin'.format(port))
+        with open(path, 'wb') as f:
+            f.write(pattern(port, self.sbytes))
+        with open(path, 'rb') as f:
+            proc = subprocess.Popen([sys.executable, self.args.vs_ctl, '-s', self.ctl_path,
+                                     '-v', 'connect', str(CID), str(port)],
+                                    stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        tx, rx, err = self.run_vsctl(proc, port, port + 65536)
+        os.unlink(path)
         self.judge(case, gname, tx, rx, '; vs-ctl.py: {}'.format(err.splitlines()[0] if err
                                                                  else '-'))
 
     def case_ctl_listen_stream(self, port, case):
         gname = 'connect:2:{}'.format(port)
-        tx, rx, err = self.run_vsctl(self.vsctl_listen, port, port + 65536, port)
+        tx, rx, err = self.run_vsctl(self.vsctl_listen, port + 65536, port)
         self.judge(case, gname, tx, rx, '; vs-ctl.py: {}'.format(' / '.join(err.splitlines())))
 
     def case_ctl_connect_seq(self, port, case):
