@@ -160,7 +160,8 @@ class Guest:
                 text = f.read().decode('ascii', 'replace')
         except OSError:
             return
-        for line in text.replace('\r', '').split('\n'):
+        # only whole lines: QEMU may be in the middle of writing the last one
+        for line in text.replace('\r', '').split('\n')[:-1]:
             if line.startswith('VSLAB-OUT:'):
                 continue
             m = self.LINE.search(line)
