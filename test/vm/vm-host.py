@@ -383,6 +383,9 @@ class Test:
             tx.t1 = time.monotonic()
         th = threading.Thread(target=feed)
         th.start()
+        # vs-ctl.py waits for the guest as long as it takes: bound it
+        killer = threading.Timer(min(200.0, self.left()), proc.kill)
+        killer.start()
         data = bytearray()
         rx.t0 = None
         while True:
@@ -394,6 +397,7 @@ class Test:
             data += chunk
         rx.t1 = time.monotonic()
         th.join()
+        killer.cancel()
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -532,7 +536,15 @@ class Test:
                     ('unexpected {} ; '.format(bad) if bad else '') + keep)
 
     def run(self, qemu):
-        self.open_listeners()
+        self.vsctl_listen = None
+        try:
+            self.open_listeners()
+        except (OSError, RuntimeError, self.vsctl.CtlError) as e:
+            self.report('setup', False, 'host listeners: {}'.format(e))
+            if self.vsctl_listen is not None and self.vsctl_listen.poll() is None:
+                self.vsctl_listen.kill()
+            print('vm-host: 0 passed, 1 failed')
+            return 1
         cmd = self.guest_cmd()
         qemu = [a.replace('@VSOCKCMD@', cmd) for a in qemu]
         qlog = open(self.args.console[:-4] + '.qemu.log' if self.args.console.endswith('.log')
