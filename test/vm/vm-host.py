@@ -266,7 +266,8 @@ class Test:
             recv_all(sock, exp, seq, rx)
         elif order == 'second':
             recv_all(sock, exp, seq, rx)
-            send_all(sock, out, seq, tx)
+            if rx.err is None:
+                send_all(sock, out, seq, tx)
         else:
             th = threading.Thread(target=send_all, args=(sock, out, seq, tx))
             th.start()
