@@ -148,7 +148,7 @@ echo "${LAB_QEMU[*]}" >"$DIR/qemu.cmd"
 python3 "$HERE/vm-host.py" --uds "$VS/g3.vsock" --control "$VS/control.sock" \
 	--console "$DIR/g3.log" --vs-ctl "$VSCTL" --timeout "$TIMEOUT" \
 	--stream-bytes "${VS_VM_STREAM_BYTES:-4M}" --seq-bytes "${VS_VM_SEQ_BYTES:-1M}" \
-	-- "${LAB_QEMU[@]}"
+	--no-summary -- "${LAB_QEMU[@]}" | tee "$DIR/results"
 rc=$?
 
 if ! kill -0 "$SWITCH_PID" 2>/dev/null; then
@@ -158,11 +158,25 @@ if ! kill -0 "$SWITCH_PID" 2>/dev/null; then
 	SWITCH_PID=
 	rc=1
 fi
+# Stop the switch here: a sanitizer build reports what it found on its way out.
+stop_pid "$SWITCH_PID"; SWITCH_PID=
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$DIR/switch.log"; then
+	log "the switch's sanitizer reported errors; switch.log:"
+	grep -E -A 12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$DIR/switch.log" |
+		head -n 40 | sed 's/^/  switch| /' >&2
+	echo "vm-host: switch-sanitizer: FAIL (see $DIR/switch.log)" | tee -a "$DIR/results"
+	rc=1
+fi
 if [ $rc -ne 0 ]; then
 	log "guest console tail ($DIR/g3.log):"
 	lab_excerpt "$DIR/g3.log" 30 >&2
 	log "logs kept in $DIR"
 fi
+pass=$(grep -c '^vm-host: [^ ]*: PASS' "$DIR/results")
+fail=$(grep -c '^vm-host: [^ ]*: FAIL' "$DIR/results")
+[ $((pass + fail)) -gt 0 ] || { echo "vm-host: host side: FAIL (vm-host.py exit $rc)"; fail=1; }
+[ "$fail" -gt 0 ] && rc=1
 log "done"
+echo "vm-host: $pass passed, $fail failed"
 FINAL_RC=$rc
 exit $rc
