@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The vsock-switch authors
+# shellcheck shell=bash
 #
 # Shell functions shared by the VM tests (sourced by run-vsock-test.sh and
 # run-host-test.sh; not a program of its own). The caller defines:
@@ -109,6 +110,7 @@ lab_wait_sockets() {
 # console to CONSOLE_LOG, vhost-user-vsock-pci on SOCKET). Callers add
 # devices (e.g. a -netdev) to the array.
 lab_qemu_cmd() {
+	# shellcheck disable=SC2034,SC2054  # used by the caller; commas are QEMU's
 	LAB_QEMU=("$QEMU" -accel tcg -cpu max -smp 1 -m 256 -nodefaults -no-user-config
 		-display none -no-reboot -serial "file:$2"
 		-kernel "$LAB/vmlinuz" -initrd "$LAB/initrd.gz" -append "$3"
