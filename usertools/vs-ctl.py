@@ -81,7 +81,9 @@ def command(sock, line):
 
 def relay(sock, seqpacket, fin=0, fout=1):
     """Copy fin -> sock and sock -> fout until the socket's peer is done."""
-    sel = selectors.DefaultSelector()
+    # select(), not epoll: stdin may be a regular file or /dev/null, which
+    # epoll refuses (EPERM) and select() reports always readable
+    sel = selectors.SelectSelector()
     sel.register(sock, selectors.EVENT_READ)
     sel.register(fin, selectors.EVENT_READ)
     while True:

@@ -3,7 +3,8 @@
 # Copyright(c) 2026 The vsock-switch authors
 #
 # Build the VM lab: Debian cloud kernels, an initramfs with busybox, the
-# virtio/vsock/virtio-net modules and Linux's own vsock_test, all from Debian
+# virtio/vsock/virtio-net modules, Linux's own vsock_test and our guest
+# helpers (vslab-cid, vslab-peer), all from Debian
 # 12 packages (apt-get download + dpkg -x; nothing is installed on the host).
 #
 # Usage: build-lab.sh [SERIES...]      SERIES: 6.1 (default), 6.12
@@ -14,7 +15,8 @@
 # Result, per series, in $VS_LAB_CACHE/<series>/:
 #   vmlinuz  initrd.gz  vsock_test  tests.list  info  stamp
 # Re-running is cheap: downloads are kept in $VS_LAB_CACHE/debs and a series
-# is rebuilt only when its inputs (packages, this script, init.sh) change.
+# is rebuilt only when its inputs (packages, this script, init.sh and the
+# guest helpers vslab-cid.c and vslab-peer.c) change.
 #
 # Exit status: 0 all requested series built, 1 a build failed,
 # 77 nothing could be built for lack of packages (callers treat as skip).
@@ -138,7 +140,8 @@ build_series() {
 		{ log "cannot get busybox-static"; return 77; }
 
 	key=$( { basename "$img"; basename "$src"; basename "$bb"
-		cat "$HERE/build-lab.sh" "$HERE/init.sh" "$HERE/vslab-cid.c"; } | sha256sum | cut -d' ' -f1)
+		cat "$HERE/build-lab.sh" "$HERE/init.sh" "$HERE/vslab-cid.c" "$HERE/vslab-peer.c"
+	} | sha256sum | cut -d' ' -f1)
 	if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$key" ] &&
 	   [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.gz" ]; then
 		log "series $series: up to date in $out"
@@ -196,6 +199,8 @@ build_in() {
 	cp "$vt/vsock_test" "$work/initramfs/bin/" || return 1
 	[ -x "$vt/vsock_perf" ] && cp "$vt/vsock_perf" "$work/initramfs/bin/"
 	cc -static -O2 -Wall -o "$work/initramfs/bin/vslab-cid" "$HERE/vslab-cid.c" || return 1
+	cc -static -O2 -Wall -pthread -o "$work/initramfs/bin/vslab-peer" "$HERE/vslab-peer.c" ||
+		return 1
 
 	# busybox and /init.
 	dpkg-deb -x "$bb" "$work/bb" || return 1
@@ -227,6 +232,7 @@ build_in() {
 		echo "image_deb=$(basename "$img")"
 		echo "source_deb=$(basename "$src")"
 		echo "busybox_deb=$(basename "$bb")"
+		echo "helpers=vslab-cid vslab-peer"
 		echo "modules=$(tr '\n' ' ' <"$work/initramfs/lib/modules/load-order")"
 		echo "tests=$(grep -cE '^[0-9]+' "$out.new/tests.list")"
 	} >"$out.new/info"

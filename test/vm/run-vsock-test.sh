@@ -34,20 +34,12 @@
 set -u -o pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [ -n "${VS_LAB_CACHE:-}" ]; then
-	CACHE=$VS_LAB_CACHE
-elif mkdir -p /var/cache/vsock-switch-lab 2>/dev/null && [ -w /var/cache/vsock-switch-lab ]; then
-	CACHE=/var/cache/vsock-switch-lab
-else
-	CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/vsock-switch-lab
-fi
 SERIES=${VS_VM_KERNEL:-6.1}
 DIR=${VS_VM_DIR:-}
 TIMEOUT=${VS_VM_TIMEOUT:-1000}
 SKIP_IDS=${VS_VM_SKIP:-}
 ROUNDS=${VS_VM_ROUNDS:-}
 IDLE=${VS_VM_IDLE:-240}
-QEMU=${VS_VM_QEMU:-qemu-system-x86_64}
 CTRL_PORT=1234
 REVERSE=${VS_VM_REVERSE:-0}
 NET_PREFIX=10.77.0
@@ -81,33 +73,21 @@ TAG=$SERIES
 
 T0=$(date +%s)
 DEADLINE=$((T0 + TIMEOUT))
-now() { date +%s; }
 elapsed() { echo $(($(now) - T0)); }
 log() { echo "vm: [$(elapsed)s] $*" >&2; }
 skip() { echo "SKIP: $*"; exit 77; }
+# shellcheck source=lab.sh
+. "$HERE/lab.sh"
 
 # ---- prerequisites ---------------------------------------------------------
-command -v "$QEMU" >/dev/null 2>&1 || skip "$QEMU not found (apt-get install qemu-system-x86)"
-"$QEMU" -device help 2>/dev/null | grep -q '"vhost-user-vsock-pci"' ||
-	skip "$QEMU has no vhost-user-vsock-pci device"
-case $SWITCH in */*) ;; *) SWITCH=./$SWITCH ;; esac
-[ -e "$SWITCH" ] && SWITCH=$(readlink -f "$SWITCH")
-if [ ! -x "$SWITCH" ]; then
+lab_need_qemu
+if ! SWITCH=$(lab_switch_path "$SWITCH"); then
 	echo "vm: switch binary $SWITCH not found or not executable" >&2
 	echo "vm: 0 passed, 1 failed"
 	exit 1
 fi
 
-LAB=$CACHE/$SERIES
-VS_LAB_CACHE=$CACHE "$HERE/build-lab.sh" "$SERIES" >&2
-lab_rc=$?
-if [ $lab_rc -ne 0 ]; then
-	if [ -f "$LAB/vmlinuz" ] && [ -f "$LAB/initrd.gz" ] && [ -f "$LAB/tests.list" ]; then
-		log "build-lab.sh failed ($lab_rc); using the existing lab in $LAB"
-	else
-		skip "cannot build the VM lab for kernel $SERIES in $CACHE (build-lab.sh exit $lab_rc)"
-	fi
-fi
+lab_prepare "$SERIES" tests.list
 
 # Test list: ID<TAB>name, from the very vsock_test binary in the initramfs.
 declare -A NAME=() RESULT=() DETAIL=()
@@ -136,20 +116,6 @@ SRV_PID=
 CLI_PID=
 FINAL_RC=1
 
-stop_pid() { # stop_pid PID: TERM, then KILL after 5 s; only our own children
-	local pid=$1 _
-	[ -n "$pid" ] || return 0
-	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
 cleanup() {
 	stop_pid "$CLI_PID"; CLI_PID=
 	stop_pid "$SRV_PID"; SRV_PID=
@@ -166,11 +132,7 @@ trap 'log "interrupted"; exit 130' INT TERM HUP
 # A file prefix of our own, so that runs do not collide; its runtime
 # directory is removed when the switch has stopped.
 FILE_PREFIX=vmtest-$$
-if [ "$(id -u)" = 0 ]; then
-	EAL_RUNDIR=/var/run/dpdk/$FILE_PREFIX
-else
-	EAL_RUNDIR=${XDG_RUNTIME_DIR:-/tmp}/dpdk/$FILE_PREFIX
-fi
+EAL_RUNDIR=$(lab_eal_rundir "$FILE_PREFIX")
 # shellcheck disable=SC2206
 EAL_ARGS=(${VS_VM_EAL_ARGS:---no-huge -m 512 -l 0-1 --no-pci --file-prefix $FILE_PREFIX})
 # shellcheck disable=SC2206
@@ -184,24 +146,12 @@ SWITCH_PID=$!
 
 switch_alive() { kill -0 "$SWITCH_PID" 2>/dev/null; }
 
-t=$(now)
-until [ -S "$DIR/g3.sock" ] && [ -S "$DIR/g4.sock" ]; do
-	if ! switch_alive; then
-		wait "$SWITCH_PID"; rc=$?; SWITCH_PID=
-		log "switch exited with status $rc before creating its sockets; switch.log:"
-		tail -n 30 "$DIR/switch.log" | sed 's/^/  switch| /' >&2
-		for id in "${IDS[@]}"; do [ -n "${RESULT[$id]:-}" ] || echo "vm: [$TAG] $id ${NAME[$id]}: FAIL (not run: switch did not start)"; done
-		echo "vm: 0 passed, ${#IDS[@]} failed"
-		exit 1
-	fi
-	if [ $(($(now) - t)) -ge 60 ]; then
-		log "switch did not create $DIR/g3.sock and g4.sock within 60 s; switch.log:"
-		tail -n 30 "$DIR/switch.log" | sed 's/^/  switch| /' >&2
-		echo "vm: 0 passed, ${#IDS[@]} failed"
-		exit 1
-	fi
-	sleep 0.2
-done
+if ! lab_wait_sockets "$SWITCH_PID" "$DIR/switch.log" "$DIR/g3.sock" "$DIR/g4.sock"; then
+	SWITCH_PID=
+	for id in "${IDS[@]}"; do [ -n "${RESULT[$id]:-}" ] || echo "vm: [$TAG] $id ${NAME[$id]}: FAIL (not run: switch did not start)"; done
+	echo "vm: 0 passed, ${#IDS[@]} failed"
+	exit 1
+fi
 log "switch up (pid $SWITCH_PID)"
 
 # ---- guests ------------------------------------------------------------------
@@ -220,11 +170,8 @@ start_guest() {
 	append="console=ttyS0 panic=-1 loglevel=5 mitigations=off vslab_ip=$NET_PREFIX.$cid/24"
 	[ "$cid" = "$CLI" ] && append="$append vslab_peer=$NET_PREFIX.$SRV"
 	append="$append vsockcmd=\"$cmd\""
-	"$QEMU" -accel tcg -cpu max -smp 1 -m 256 -nodefaults -no-user-config \
-		-display none -no-reboot -serial "file:$log" \
-		-kernel "$LAB/vmlinuz" -initrd "$LAB/initrd.gz" -append "$append" \
-		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
-		-chardev "socket,id=c0,path=$DIR/g$cid.sock" -device vhost-user-vsock-pci,chardev=c0 \
+	lab_qemu_cmd "$DIR/g$cid.sock" "$log" "$append"
+	"${LAB_QEMU[@]}" \
 		-netdev "socket,id=n0,$mode=127.0.0.1:$port" \
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:00:77:0$cid" \
 		</dev/null >"${log%.log}.qemu.log" 2>&1 &
@@ -265,10 +212,7 @@ parse_output() {
 	return 0
 }
 
-# excerpt FILE: the last console lines worth showing for a failure
-excerpt() {
-	tr -d '\r' <"$1" 2>/dev/null | grep -v '^VSLAB-OUT: ' | tail -n "${2:-25}" | sed 's/^/    | /'
-}
+excerpt() { lab_excerpt "$@"; }
 
 side_desc() { # side_desc RESULT MSG
 	case $1 in
