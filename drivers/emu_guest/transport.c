@@ -353,7 +353,7 @@ emu_send_raw(struct emu_guest *g, const struct vsock_hdr *h, const void *payload
 
 /* ---- the vhost-user socket in server mode ---- */
 
-#define EMU_SRV_IO_TIMEOUT_S 5
+#define EMU_SRV_IO_TIMEOUT_S 30 /* a switch attaching a thousand guests may be slow */
 #define EMU_SRV_BACKLOG 16
 
 /* Listen on the socket path; a stale socket there is replaced (QEMU does the same). */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,4 +254,34 @@ dens_cleanup(struct harness *h)
 	snprintf(path, sizeof(path), "/var/run/dpdk/%s", h->prefix);
 	dens_rm_dir(path);
 	dens_running = NULL;
+}
+
+long
+dens_heap_alloc_kib(const struct harness *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[16384];
+	const char *p;
+	long v = -1;
+	ssize_t n;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/var/run/dpdk/%s/dpdk_telemetry.v2",
+		 h->prefix);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    recv(fd, buf, sizeof(buf) - 1, 0) <= 0 || /* the greeting */
+	    send(fd, "/eal/heap_info,0", 16, 0) != 16 ||
+	    (n = recv(fd, buf, sizeof(buf) - 1, 0)) <= 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf[n] = '\0';
+	p = strstr(buf, "\"Alloc_size\":");
+	if (p != NULL)
+		v = strtol(p + strlen("\"Alloc_size\":"), NULL, 10) / 1024;
+	return v;
 }

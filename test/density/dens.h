@@ -56,4 +56,7 @@ long dens_rss_kib(int pid);
 /** Number of open file descriptors of process @p pid, or -1. */
 int dens_nfds(int pid);
 
+/** Bytes the DPDK heap has allocated (telemetry /eal/heap_info,0), in KiB, or -1. */
+long dens_heap_alloc_kib(const struct harness *h);
+
 #endif /* DENS_H */
