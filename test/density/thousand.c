@@ -17,7 +17,7 @@
  *    with all connections open at the same time.
  *  - The switch exits cleanly.
  *
- * $VS_DENSITY_GUESTS changes the number of guests (at most 1020).
+ * $VS_DENSITY_GUESTS changes the number of guests (at most 1023).
  */
 
 #include <errno.h>
@@ -174,8 +174,8 @@ main(int argc, char **argv)
 	int i, ret, at = 0, good = 0;
 	double t0;
 
-	if (n < 2 || n > 1020) {
-		printf("VS_DENSITY_GUESTS must be 2 .. 1020\n");
+	if (n < 2 || n > 1023) {
+		printf("VS_DENSITY_GUESTS must be 2 .. 1023\n");
 		return 1;
 	}
 	if (dens_rlimit(n) != 0)
