@@ -256,13 +256,10 @@ dens_cleanup(struct harness *h)
 	dens_running = NULL;
 }
 
-long
-dens_heap_alloc_kib(const struct harness *h)
+int
+dens_tel_query(const struct harness *h, const char *cmd, char *buf, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[16384];
-	const char *p;
-	long v = -1;
 	ssize_t n;
 	int fd;
 
@@ -272,16 +269,49 @@ dens_heap_alloc_kib(const struct harness *h)
 	if (fd < 0)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    recv(fd, buf, sizeof(buf) - 1, 0) <= 0 || /* the greeting */
-	    send(fd, "/eal/heap_info,0", 16, 0) != 16 ||
-	    (n = recv(fd, buf, sizeof(buf) - 1, 0)) <= 0) {
+	    recv(fd, buf, len - 1, 0) <= 0 || /* the greeting */
+	    send(fd, cmd, strlen(cmd), 0) != (ssize_t)strlen(cmd) ||
+	    (n = recv(fd, buf, len - 1, 0)) <= 0) {
 		close(fd);
 		return -1;
 	}
 	close(fd);
 	buf[n] = '\0';
-	p = strstr(buf, "\"Alloc_size\":");
-	if (p != NULL)
-		v = strtol(p + strlen("\"Alloc_size\":"), NULL, 10) / 1024;
-	return v;
+	return (int)n;
+}
+
+int
+dens_json_u64s(const char *json, const char *key, uint64_t *v, int max)
+{
+	char pat[64];
+	const char *p;
+	char *end;
+	int n = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	if (p == NULL)
+		return -1;
+	p += strlen(pat);
+	while (*p == ' ' || *p == '[')
+		p++;
+	while (n < max && *p >= '0' && *p <= '9') {
+		v[n++] = strtoull(p, &end, 10);
+		p = end;
+		while (*p == ' ' || *p == ',')
+			p++;
+	}
+	return n;
+}
+
+long
+dens_heap_alloc_kib(const struct harness *h)
+{
+	char buf[16384];
+	uint64_t v;
+
+	if (dens_tel_query(h, "/eal/heap_info,0", buf, sizeof(buf)) < 0 ||
+	    dens_json_u64s(buf, "Alloc_size", &v, 1) != 1)
+		return -1;
+	return (long)(v / 1024);
 }

@@ -14,6 +14,8 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "harness.h"
 
@@ -55,6 +57,15 @@ long dens_rss_kib(int pid);
 
 /** Number of open file descriptors of process @p pid, or -1. */
 int dens_nfds(int pid);
+
+/** Ask the switch's telemetry @p cmd; the JSON reply in @p buf. @return bytes or -1. */
+int dens_tel_query(const struct harness *h, const char *cmd, char *buf, size_t len);
+
+/**
+ * Numbers of "key": N or "key": [N, N, ...] in @p json into @p v.
+ * @return how many, or -1 if the key is not there.
+ */
+int dens_json_u64s(const char *json, const char *key, uint64_t *v, int max);
 
 /** Bytes the DPDK heap has allocated (telemetry /eal/heap_info,0), in KiB, or -1. */
 long dens_heap_alloc_kib(const struct harness *h);

@@ -248,6 +248,36 @@ main(int argc, char **argv)
 		if (emu_conn_state(gs[i], from_conn[i]) != EMU_CONN_CONNECTED)
 			break;
 	CHECK(i == n, "all %d connections are still established at once", n);
+	{
+		static char tel[65536];
+		uint64_t guests[4] = { 0 }, ends[4] = { 0 }, rounds[4] = { 0 }, r2[4] = { 0 };
+		int nw = -1, k, sum_g = 0, sum_e = 0;
+
+		if (dens_tel_query(&h, "/vsock/lcores", tel, sizeof(tel)) > 0) {
+			nw = dens_json_u64s(tel, "guests", guests, 4);
+			dens_json_u64s(tel, "connection_ends", ends, 4);
+			dens_json_u64s(tel, "rounds", rounds, 4);
+		}
+		for (k = 0; k < nw; k++) {
+			sum_g += (int)guests[k];
+			sum_e += (int)ends[k];
+		}
+		CHECK(nw == 2 && sum_g == n && guests[0] + 1 >= guests[1] &&
+		      guests[1] + 1 >= guests[0],
+		      "telemetry: %d workers, %d guests spread %llu + %llu", nw, sum_g,
+		      (unsigned long long)guests[0], (unsigned long long)guests[1]);
+		CHECK(sum_e == 2 * n, "telemetry: %d connection ends in the flow tables (%d "
+		      "connections, both ends)", sum_e, n);
+		/* a rough round time: the workers share two CPUs with this test */
+		t0 = harness_now_ms();
+		emu_poll_until(gs, n, NULL, NULL, 1000);
+		if (nw == 2 && dens_tel_query(&h, "/vsock/lcores", tel, sizeof(tel)) > 0 &&
+		    dens_json_u64s(tel, "rounds", r2, 4) == 2)
+			printf("density: worker rounds per second with about %d guests each: %.0f, "
+			       "%.0f (shared CPUs: not a benchmark)\n", n / 2,
+			       (r2[0] - rounds[0]) / ((harness_now_ms() - t0) / 1e3),
+			       (r2[1] - rounds[1]) / ((harness_now_ms() - t0) / 1e3));
+	}
 	dens_report(&h, "connected, after traffic", n, n);
 	for (i = 0; i < n; i++)
 		harness_flow_fini(&flows[i]);
