@@ -8,7 +8,8 @@
 #    to the hard one first: a low soft limit alone is not an error);
 #  - more vhost-user sockets than librte_vhost's 1024-fd poll set holds
 #    (two per server-mode guest, one per client-mode guest);
-#  - a bad value of the client key.
+#  - a bad value of the client key, and a configuration-file line without '='
+#    (a bare "client", which rte_cfgfile would skip silently).
 #   limits.sh <vsock-switch binary>
 set -u
 sw=$1
@@ -90,6 +91,14 @@ if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 4096 ]; then
 else
 	echo "skip: hard fd limit $(ulimit -Hn) is below 4096"
 fi
+
+# the configuration file: "client = yes" is client mode; a bare "client" is refused
+# (rte_cfgfile would skip it silently and leave the guest in server mode)
+printf '[guest 3]\ncid = 3\nsocket = %s/g3.sock\nclient\n' "$dir" >"$dir/bare.conf"
+refuse "bare.conf:4: 'client' has no value (write 'client = yes'" - --config "$dir/bare.conf"
+printf '[guest 3]\ncid = 3\nsocket = %s/g3.sock\nclient = yes\n' "$dir" >"$dir/yes.conf"
+starts "connects to $dir/g3.sock (client mode): no frontend listening yet" 1024 \
+	--config "$dir/yes.conf"
 
 mapfile -t g1 < <(guests 1 3 ,client=no)
 starts "guest cid 3 on lcore 1: $dir/g3.sock" 1024 "${g1[@]}"
