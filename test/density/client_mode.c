@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dens.h"
 
@@ -112,12 +113,32 @@ main(int argc, char **argv)
 	snprintf(a5, sizeof(a5), "cid=5,socket=%s,client", p5);
 	snprintf(a6, sizeof(a6), "cid=6,socket=%s", p6); /* server mode, as before */
 
+	printf("the emulated guest's server mode\n");
+	{
+		char file[340];
+		FILE *f;
+
+		snprintf(file, sizeof(file), "%s/not-a-socket", h.dir);
+		f = fopen(file, "w");
+		if (f != NULL)
+			fclose(f);
+		dens_server_opts(&o, file);
+		CHECK(emu_guest_listen(&o) == NULL && errno == EEXIST,
+		      "a path that is not a socket is not replaced (%s)", strerror(errno));
+		unlink(file);
+		emu_guest_opts_init(&o, p5);
+		CHECK(emu_guest_listen(&o) == NULL && errno == EINVAL,
+		      "emu_guest_listen() wants server mode");
+	}
+
 	printf("guest 5's frontend listens before the switch starts\n");
 	dens_server_opts(&o, p5);
 	gs[2] = emu_guest_listen(&o);
 	CHECK(gs[2] != NULL, "frontend 5 listens on %s", p5);
 	if (gs[2] == NULL)
 		return harness_finish(test_name);
+	CHECK(emu_guest_accept(gs[2], 0) == -EAGAIN, "nobody connects yet: -EAGAIN");
+	CHECK(emu_guest_poll(gs[2]) == 0, "a guest that is not attached polls to nothing");
 
 	dens_start(&h, sw, NULL, 256, (const char *const[]){ "--guest", a3, "--guest", a4,
 		   "--guest", a5, "--guest", a6 }, 8, 30000);
@@ -132,6 +153,7 @@ main(int argc, char **argv)
 	ret = emu_guest_accept(gs[2], ATTACH_MS);
 	CHECK(ret == 0 && emu_guest_cid(gs[2]) == 5, "frontend 5 attached, CID %llu (%s)",
 	      (unsigned long long)emu_guest_cid(gs[2]), ret ? strerror(-ret) : "ok");
+	CHECK(emu_guest_accept(gs[2], 0) == -EISCONN, "a second accept: -EISCONN");
 
 	printf("frontends 3 and 4 appear late\n");
 	gs[0] = frontend(p3, 3);
