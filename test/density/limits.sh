@@ -49,22 +49,26 @@ refuse() {
 }
 
 # starts <expected message part> <soft fd limit> <app args...>: runs, prints it, stops cleanly
+nstarts=0
 starts() {
-	local want=$1 lim=$2 pid i
+	local want=$1 lim=$2 pid i out
 	shift 2
+	# a file of its own: the previous run's "Ready." must not be seen
+	nstarts=$((nstarts + 1))
+	out="$dir/out.$nstarts"
 	(ulimit -Sn "$lim" && exec "$sw" "${eal[@]}" --file-prefix "vslim$$" -- "$@") \
-		>"$dir/out" 2>&1 &
+		>"$out" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 300; i++)); do
-		grep -q "Ready." "$dir/out" && break
+		grep -q "Ready." "$out" 2>/dev/null && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	if grep -qF -- "$want" "$dir/out"; then
+	if grep -qF -- "$want" "$out"; then
 		ok "starts: $want"
 	else
 		bad "expected '$want' in the banner"
-		tail -5 "$dir/out"
+		tail -5 "$out"
 	fi
 	kill -TERM "$pid" 2>/dev/null
 	if wait "$pid"; then
