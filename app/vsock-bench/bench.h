@@ -107,6 +107,7 @@ struct bench_opts {
 	int retries;                 /**< how often at most */
 	bool smoke;
 	bool verbose;
+	bool client;                 /**< guests in client mode: the emulated guests listen */
 	uint32_t sizes[8];           /**< write sizes of the stream scenario */
 	int nsizes;
 	char argv_line[1024];        /**< the command, for the JSON */
@@ -176,6 +177,14 @@ void bench_calibrate_idle(struct bench_switch *s, int ms);
 
 /** Guest on socket @p i of the switch, with queue and memory sized for @p pkt bytes. */
 struct emu_guest *bench_guest(struct bench_switch *s, int i, uint32_t tx_pkt, size_t mem);
+
+/**
+ * Guests on the first @p n sockets into @p gs (NULL where they could not be
+ * made). In client mode all listen first, then the switch attaches them all.
+ * @return 0 or -1.
+ */
+int bench_guests(struct bench_switch *s, struct emu_guest **gs, int n, uint32_t tx_pkt,
+		 size_t mem);
 
 /** Poll @p gs until every connection in @p want is accepted, or @p ms. */
 int bench_poll_for(struct emu_guest **gs, int n, double ms);

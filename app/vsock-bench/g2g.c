@@ -335,7 +335,9 @@ bench_pingpong(struct bench_switch *sw, struct emu_guest *a, int ca, struct emu_
 			break;
 		t1 = bench_now_ns();
 		if (warm > 0) {
-			warm--;
+			/* the window starts after the warm-up, however long it took */
+			if (--warm == 0)
+				end = bench_now_ns() + secs * 1e9;
 			continue;
 		}
 		if (k < cap)
@@ -534,21 +536,16 @@ multi_down(struct multi *mg)
 static int
 multi_up(struct multi *mg, int n)
 {
-	int i;
-
 	memset(mg, 0, sizeof(*mg));
 	if (bench_switch_start(&mg->sw, n, false) < 0)
 		return -1;
 	mg->g = calloc((size_t)n, sizeof(*mg->g));
 	if (mg->g == NULL)
 		return -1;
-	for (i = 0; i < n; i++) {
-		mg->g[i] = bench_guest(&mg->sw, i, SCALE_PKT, SCALE_MEM);
-		if (mg->g[i] == NULL) {
-			multi_down(mg);
-			return -1;
-		}
-		mg->n++;
+	mg->n = n;
+	if (bench_guests(&mg->sw, mg->g, n, SCALE_PKT, SCALE_MEM) < 0) {
+		multi_down(mg);
+		return -1;
 	}
 	bench_poll_for(mg->g, n, 50);
 	return 0;

@@ -84,7 +84,10 @@ usage(const char *prog)
 	printf("  --runs <n>            repetitions (default 5)\n"
 	       "  --duration <s>        seconds per measurement (default 1)\n"
 	       "  --sizes <list>        write sizes of 'stream' (default 64,4096,65536)\n"
-	       "  --scale-max <n>       most guests in 'scaling' and 'idle' (default 500)\n"
+	       "  --scale-max <n>       most guests in 'scaling' and 'idle' (default 500;\n"
+	       "                        above 511 needs --client)\n"
+	       "  --client              guests in client mode: the emulated guests listen\n"
+	       "                        and the switch connects (--guest ...,client)\n"
 	       "  --min-worker-cpu <f>  measure a scenario again (see --retries) when the\n"
 	       "                        switch's worker had less than this share of its CPU\n"
 	       "                        (other programs on it; default 0.9)\n"
@@ -154,7 +157,7 @@ parse_args(int argc, char **argv)
 {
 	enum { O_SWITCH = 256, O_ATTACH, O_ATTACH_PREFIX, O_ATTACH_UDS, O_SCENARIO, O_RUNS,
 	       O_DURATION, O_SIZES, O_SCALE_MAX, O_CPU, O_TESTPMD, O_JSON, O_SMOKE, O_LCORES,
-	       O_SWITCH_ARG, O_MIN_CPU, O_RETRIES };
+	       O_SWITCH_ARG, O_MIN_CPU, O_RETRIES, O_CLIENT };
 	static const struct option opts[] = {
 		{ "switch", required_argument, NULL, O_SWITCH },
 		{ "attach", required_argument, NULL, O_ATTACH },
@@ -173,6 +176,7 @@ parse_args(int argc, char **argv)
 		{ "testpmd", required_argument, NULL, O_TESTPMD },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "smoke", no_argument, NULL, O_SMOKE },
+		{ "client", no_argument, NULL, O_CLIENT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -261,6 +265,9 @@ parse_args(int argc, char **argv)
 			break;
 		case O_SMOKE:
 			bopt.smoke = true;
+			break;
+		case O_CLIENT:
+			bopt.client = true;
 			break;
 		case 'v':
 			bopt.verbose = true;

@@ -195,9 +195,9 @@ bench_switch_start(struct bench_switch *s, int n, bool with_uds)
 		if (i == 0 && with_uds)
 			snprintf(s->uds, sizeof(s->uds), "%s/h%llu.sock", s->dir,
 				 (unsigned long long)s->cid[i]);
-		if (asprintf(&argv[a + 1], "cid=%llu,socket=%s%s%s", (unsigned long long)s->cid[i],
+		if (asprintf(&argv[a + 1], "cid=%llu,socket=%s%s%s%s", (unsigned long long)s->cid[i],
 			     s->sock[i], i == 0 && with_uds ? ",uds=" : "",
-			     i == 0 && with_uds ? s->uds : "") < 0)
+			     i == 0 && with_uds ? s->uds : "", bopt.client ? ",client" : "") < 0)
 			return -1;
 		argv[a] = "--guest";
 		a += 2;
@@ -247,7 +247,8 @@ bench_switch_start(struct bench_switch *s, int n, bool with_uds)
 		free(argv[i + 1]);
 	free(argv);
 	deadline = bench_now_ns() + SW_START_TIMEOUT_MS * 1e6;
-	for (i = 0; i < n + (s->uds[0] != '\0'); i++) {
+	/* client mode: the guests' sockets are ours to create; only the uds is waited for */
+	for (i = bopt.client ? n : 0; i < n + (s->uds[0] != '\0'); i++) {
 		const char *p = i < n ? s->sock[i] : s->uds;
 
 		while (!is_socket(p)) {
@@ -609,8 +610,8 @@ bench_calibrate_idle(struct bench_switch *s, int ms)
 
 /* ---- guests ---- */
 
-struct emu_guest *
-bench_guest(struct bench_switch *s, int i, uint32_t tx_pkt, size_t mem)
+static struct emu_guest *
+guest_new(struct bench_switch *s, int i, uint32_t tx_pkt, size_t mem, bool defer)
 {
 	struct emu_guest_opts o;
 	struct emu_guest *g;
@@ -622,6 +623,15 @@ bench_guest(struct bench_switch *s, int i, uint32_t tx_pkt, size_t mem)
 	o.tx_pkt_size = tx_pkt;
 	o.mem_size = mem;
 	o.connect_timeout_ms = 20000;
+	/* client mode: listen, the switch connects (within a second: its reconnect) */
+	o.server = bopt.client && bopt.switch_path != NULL;
+	if (defer && o.server) {
+		g = emu_guest_listen(&o);
+		if (g == NULL)
+			fprintf(stderr, "vsock-bench: guest on %s: %s\n", s->sock[i],
+				strerror(errno));
+		return g;
+	}
 	g = emu_guest_create(&o);
 	if (g == NULL) {
 		fprintf(stderr, "vsock-bench: guest on %s: %s\n", s->sock[i], strerror(errno));
@@ -630,6 +640,38 @@ bench_guest(struct bench_switch *s, int i, uint32_t tx_pkt, size_t mem)
 	if (s->cid[i] == 0)
 		s->cid[i] = emu_guest_cid(g);
 	return g;
+}
+
+struct emu_guest *
+bench_guest(struct bench_switch *s, int i, uint32_t tx_pkt, size_t mem)
+{
+	return guest_new(s, i, tx_pkt, mem, false);
+}
+
+int
+bench_guests(struct bench_switch *s, struct emu_guest **gs, int n, uint32_t tx_pkt, size_t mem)
+{
+	int i, ret;
+
+	for (i = 0; i < n; i++) {
+		gs[i] = guest_new(s, i, tx_pkt, mem, true);
+		if (gs[i] == NULL)
+			return -1;
+	}
+	if (!(bopt.client && bopt.switch_path != NULL))
+		return 0;
+	/* every frontend listens: one pass of the switch's reconnect attaches them all */
+	for (i = 0; i < n; i++) {
+		ret = emu_guest_accept(gs[i], 30000);
+		if (ret < 0) {
+			fprintf(stderr, "vsock-bench: guest on %s: the switch did not attach: %s\n",
+				s->sock[i], strerror(-ret));
+			return -1;
+		}
+		if (s->cid[i] == 0)
+			s->cid[i] = emu_guest_cid(gs[i]);
+	}
+	return 0;
 }
 
 int

@@ -2,7 +2,7 @@
  * Copyright(c) 2026 The vsock-switch authors
  */
 
-/* Application command line: "--guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>]"
+/* Application command line: "--guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]"
  * and the knobs of the switch and of the host endpoint. Every mistake is reported
  * with what was given and why it is refused. */
 
@@ -25,7 +25,7 @@
 /* Room in a UNIX socket address (sun_path), terminating NUL included. */
 #define UDS_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
-static const char *const guest_keys[] = { "cid", "socket", "lcore", "uds", NULL };
+static const char *const guest_keys[] = { "cid", "socket", "lcore", "uds", "client", NULL };
 
 void
 vs_args_usage(const char *prog)
@@ -33,9 +33,11 @@ vs_args_usage(const char *prog)
 	printf("Usage: %s [EAL options] -- [options]\n"
 	       "\n"
 	       "Options:\n"
-	       "  --guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>]\n"
+	       "  --guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]\n"
 	       "        attach a guest: the switch listens as vhost-user backend on <path>\n"
 	       "        and gives the guest CID <N> (3 .. 4294967294). Repeatable.\n"
+	       "        client: the frontend listens on <path> (QEMU -chardev\n"
+	       "        socket,server=on) and the switch connects, and reconnects, to it\n"
 	       "        uds=: hybrid vsock socket for host programs (\"CONNECT <port>\" on\n"
 	       "        <path> and <path>_seqpacket; the guest reaches <path>_<port>)\n"
 	       "  --control <path>      control socket for host programs (CONNECT, LISTEN)\n"
@@ -97,12 +99,39 @@ kv_str(const char *key __rte_unused, const char *value, void *opaque)
 	return 0;
 }
 
+/* "client", "client=yes|1|true|on" or "client=no|0|false|off". */
+static int
+kv_bool(const char *key __rte_unused, const char *value, void *opaque)
+{
+	static const char *const yes[] = { "", "1", "yes", "true", "on" };
+	static const char *const no[] = { "0", "no", "false", "off" };
+	bool *out = opaque;
+	unsigned int i;
+
+	if (value == NULL) {
+		*out = true;
+		return 0;
+	}
+	for (i = 0; i < RTE_DIM(yes); i++)
+		if (strcmp(value, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+	for (i = 0; i < RTE_DIM(no); i++)
+		if (strcmp(value, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	return -1;
+}
+
 static int
 parse_guest(const char *arg, struct vs_args *a)
 {
 	struct vhost_port_conf *g;
 	struct rte_kvargs *kv;
 	uint64_t cid = 0, lcore = RTE_MAX_LCORE;
+	bool client = false;
 	unsigned int i;
 	int ret = -1;
 
@@ -116,7 +145,7 @@ parse_guest(const char *arg, struct vs_args *a)
 	kv = rte_kvargs_parse(arg, guest_keys);
 	if (kv == NULL) {
 		fprintf(stderr, "error: --guest '%s': expected cid=<N>,socket=<path>[,lcore=<N>]"
-			"[,uds=<path>]\n", arg);
+			"[,uds=<path>][,client]\n", arg);
 		return -1;
 	}
 	if (rte_kvargs_count(kv, "cid") != 1 || rte_kvargs_count(kv, "socket") != 1) {
@@ -154,6 +183,17 @@ parse_guest(const char *arg, struct vs_args *a)
 		fprintf(stderr, "error: --guest '%s': lcore is not one of the EAL's lcores\n", arg);
 		goto out;
 	}
+	if (rte_kvargs_count(kv, "client") > 1 ||
+	    (rte_kvargs_count(kv, "client") == 1 &&
+	     rte_kvargs_process(kv, "client", kv_bool, &client) < 0)) {
+		fprintf(stderr, "error: --guest '%s': client takes no value, or yes/no\n", arg);
+		goto out;
+	}
+	if (client && strlen(g->socket) >= UDS_PATH_MAX) {
+		fprintf(stderr, "error: --guest '%s': socket path longer than a UNIX socket "
+			"address allows (107 bytes)\n", arg);
+		goto out;
+	}
 	for (i = 0; i < a->nguests; i++) {
 		if (a->guests[i].cid == cid) {
 			fprintf(stderr, "error: --guest '%s': CID %" PRIu64 " given twice\n", arg,
@@ -173,6 +213,7 @@ parse_guest(const char *arg, struct vs_args *a)
 	}
 	g->cid = cid;
 	g->lcore = (unsigned int)lcore;
+	g->client = client;
 	a->nguests++;
 	ret = 0;
 out:

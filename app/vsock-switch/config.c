@@ -2,6 +2,7 @@
  * Copyright(c) 2026 The vsock-switch authors
  */
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,42 @@ guest_option(struct rte_cfgfile *cfg, const char *sec, const char *file)
 	return s;
 }
 
+/*
+ * rte_cfgfile skips a line without '=' silently: a guest's "client" written as
+ * on the command line would quietly leave the guest in server mode. Refuse
+ * such lines (comments start with ';', as for rte_cfgfile, or '#').
+ */
+static int
+check_lines(const char *file)
+{
+	char line[1024];
+	int lineno = 0, ret = 0;
+	FILE *f = fopen(file, "r");
+
+	if (f == NULL)
+		return 0; /* rte_cfgfile_load() reports it */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *c = strchr(line, ';');
+		size_t len;
+
+		lineno++;
+		if (c != NULL)
+			*c = '\0';
+		while (isspace((unsigned char)*p))
+			p++;
+		len = strlen(p);
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			p[--len] = '\0';
+		if (len == 0 || *p == '#' || *p == '[' || strchr(p, '=') != NULL)
+			continue;
+		fprintf(stderr, "error: %s:%d: '%s' has no value (write '%s = yes' for a flag)\n",
+			file, lineno, p, p);
+		ret = -1;
+	}
+	fclose(f);
+	return ret;
+}
+
 int
 vs_config_load(const char *file, char ***argv)
 {
@@ -87,6 +124,10 @@ vs_config_load(const char *file, char ***argv)
 	int i, n = 0, cap = 0, nsec;
 
 	*argv = NULL;
+	if (cfg != NULL && check_lines(file) != 0) {
+		rte_cfgfile_close(cfg);
+		return -1;
+	}
 	if (cfg == NULL) {
 		fprintf(stderr, "error: cannot read configuration file %s (missing, unreadable "
 			"or not INI)\n", file);

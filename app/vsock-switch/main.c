@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -30,6 +31,21 @@
 #include "vs_capture.h"
 #include "vhost_port.h"
 #include "vs_switch.h"
+#include "vsock_proto.h"
+
+/*
+ * File descriptors: librte_vhost keeps every vhost-user socket (a server guest's
+ * listener and connection, a client guest's connection) in one poll set of
+ * VHOST_FDSET_SIZE entries, one of which is its own wake-up pipe. Besides, each
+ * guest holds the kick and call eventfds of both queues and one fd per memory
+ * region (kept while mapped; QEMU sends one or two), and a hybrid socket two
+ * listeners (stream and seqpacket).
+ */
+#define VHOST_FDSET_SIZE 1024
+#define FDS_PER_GUEST_RINGS (2 * VSOCK_NUM_VQ)
+#define FDS_PER_GUEST_REGIONS 2
+#define FDS_PER_HYBRID 2
+#define FDS_PROCESS 256 /* EAL, telemetry, logs, control socket, host connections */
 
 static volatile sig_atomic_t quit_signal;
 
@@ -58,6 +74,64 @@ default_argv(int *argc, char *prog)
 	return argv;
 }
 
+/* Fds one guest keeps open in this process. */
+static unsigned int
+guest_fds(const struct vs_args *a, unsigned int i)
+{
+	return (a->guests[i].client ? 1 : 2) + FDS_PER_GUEST_RINGS + FDS_PER_GUEST_REGIONS +
+	       (a->uds[i][0] != '\0' ? FDS_PER_HYBRID : 0);
+}
+
+/*
+ * Raise the soft RLIMIT_NOFILE to the hard limit, and refuse a configuration
+ * that cannot fit: in the process's fd limit, or in librte_vhost's poll set.
+ */
+static int
+check_fds(const struct vs_args *a)
+{
+	unsigned int i, clients = 0, vhost_fds = 1;
+	uint64_t need = FDS_PROCESS;
+	struct rlimit rl;
+
+	for (i = 0; i < a->nguests; i++) {
+		need += guest_fds(a, i);
+		clients += a->guests[i].client;
+		vhost_fds += a->guests[i].client ? 1 : 2;
+	}
+	if (vhost_fds > VHOST_FDSET_SIZE) {
+		fprintf(stderr, "error: %u server-mode and %u client-mode guests need %u of the "
+			"%u descriptors librte_vhost polls (2 per server guest: listener and "
+			"connection; 1 per client guest); attach guests in client mode "
+			"(--guest ...,client) or spread them over several switch processes\n",
+			a->nguests - clients, clients, vhost_fds, VHOST_FDSET_SIZE);
+		return -1;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		fprintf(stderr, "error: getrlimit(RLIMIT_NOFILE): %s\n", strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			fprintf(stderr, "error: setrlimit(RLIMIT_NOFILE, %llu): %s\n",
+				(unsigned long long)rl.rlim_cur, strerror(errno));
+			return -1;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		fprintf(stderr, "error: %u guest%s need about %" PRIu64 " file descriptors (each "
+			"guest: 1 vhost-user socket in client mode, 2 in server mode, %u eventfds, "
+			"%u memory fds, %u per hybrid socket; %u for the process), but the hard "
+			"limit (RLIMIT_NOFILE) is %llu: raise it (ulimit -Hn, or LimitNOFILE= in "
+			"the systemd unit) or serve fewer guests\n", a->nguests,
+			a->nguests == 1 ? "" : "s", need, FDS_PER_GUEST_RINGS,
+			FDS_PER_GUEST_REGIONS, FDS_PER_HYBRID, FDS_PROCESS,
+			(unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 print_banner(const struct vs_args *a)
 {
@@ -70,16 +144,25 @@ print_banner(const struct vs_args *a)
 		const struct vhost_port_conf *g = &a->guests[i];
 		struct vs_port *p = vs_port_lookup(g->cid);
 
-		printf("  guest cid %" PRIu64 " on lcore %u: %s\n", g->cid,
-		       p != NULL ? vs_port_lcore(p) : 0, g->socket);
+		if (g->client)
+			printf("  guest cid %" PRIu64 " on lcore %u: connects to %s (client mode): "
+			       "%s\n", g->cid, p != NULL ? vs_port_lcore(p) : 0, g->socket,
+			       vhost_port_attached(g->cid) ? "frontend attached" :
+			       "no frontend listening yet, trying every second");
+		else
+			printf("  guest cid %" PRIu64 " on lcore %u: %s\n", g->cid,
+			       p != NULL ? vs_port_lcore(p) : 0, g->socket);
 		if (a->uds[i][0] != '\0')
 			printf("    host programs: %s (CONNECT <port>), %s_seqpacket; "
 			       "guest connects to %s_<port>\n", a->uds[i], a->uds[i], a->uds[i]);
+		/* QEMU 7.2's vhost-user-vsock needs the backend while the device is
+		 * realized: server=on must wait (wait=off fails with "Failed to set msg
+		 * fds"), QEMU starts once the switch has connected. */
 		printf("    qemu-system-x86_64 ... -object memory-backend-memfd,id=mem%" PRIu64
 		       ",size=1G,share=on -numa node,memdev=mem%" PRIu64
-		       " -chardev socket,id=vsock%" PRIu64 ",path=%s"
+		       " -chardev socket,id=vsock%" PRIu64 ",path=%s%s"
 		       " -device vhost-user-vsock-pci,chardev=vsock%" PRIu64 "\n",
-		       g->cid, g->cid, g->cid, g->socket, g->cid);
+		       g->cid, g->cid, g->cid, g->socket, g->client ? ",server=on" : "", g->cid);
 	}
 	if (a->host.control[0] != '\0')
 		printf("  control socket: %s (CONNECT <cid> <port>, LISTEN <port>)\n",
@@ -122,8 +205,8 @@ create_ports(const struct vs_args *a)
 				"a UNIX socket address allows (107 bytes)\n", g->cid, g->socket);
 			break;
 		default:
-			fprintf(stderr, "error: guest %" PRIu64 ": cannot listen on %s: %s\n",
-				g->cid, g->socket, strerror(-ret));
+			fprintf(stderr, "error: guest %" PRIu64 ": cannot %s %s: %s\n", g->cid,
+				g->client ? "connect to" : "listen on", g->socket, strerror(-ret));
 			break;
 		}
 		return -1;
@@ -223,6 +306,10 @@ main(int argc, char **argv)
 	ret = vs_switch_init(&args.sw);
 	if (ret < 0) {
 		fprintf(stderr, "error: switch initialisation failed: %s\n", strerror(-ret));
+		goto out_switch;
+	}
+	if (check_fds(&args) != 0) {
+		ret = -1;
 		goto out_switch;
 	}
 	if (create_ports(&args) != 0 || create_host(&args) != 0 || start_capture(&args) != 0) {

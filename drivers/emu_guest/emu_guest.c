@@ -130,17 +130,21 @@ emu_guest_alloc_memory(struct emu_guest *g)
 	return 0;
 }
 
+/* A guest with its memory, not connected yet; NULL with *err on failure. */
 struct emu_guest *
-emu_guest_create(const struct emu_guest_opts *o)
+emu_guest_new(const struct emu_guest_opts *o, int *err)
 {
 	struct emu_guest *g;
 	int ret;
 
 	g = calloc(1, sizeof(*g));
-	if (g == NULL)
+	if (g == NULL) {
+		*err = -ENOMEM;
 		return NULL;
+	}
 	g->o = *o;
 	g->sock = -1;
+	g->lsock = -1;
 	g->mem.fd = -1;
 	for (int i = 0; i < VSOCK_NUM_VQ; i++)
 		g->vq[i].kickfd = g->vq[i].callfd = -1;
@@ -150,12 +154,45 @@ emu_guest_create(const struct emu_guest_opts *o)
 	ret = emu_opts_fix(&g->o);
 	if (ret == 0)
 		ret = emu_guest_alloc_memory(g);
-	if (ret == 0)
-		ret = emu_vu_connect(g);
-	if (ret == 0)
-		ret = emu_vu_handshake(g);
+	if (ret < 0) {
+		emu_guest_destroy(g);
+		*err = ret;
+		return NULL;
+	}
+	return g;
+}
+
+/* Connected: device init, and the driver start if asked for. */
+int
+emu_guest_attach(struct emu_guest *g)
+{
+	int ret = emu_vu_handshake(g);
+
 	if (ret == 0 && g->o.start_rings)
 		ret = emu_guest_start(g);
+	return ret;
+}
+
+struct emu_guest *
+emu_guest_create(const struct emu_guest_opts *o)
+{
+	struct emu_guest *g;
+	int ret;
+
+	g = emu_guest_new(o, &ret);
+	if (g == NULL) {
+		errno = -ret;
+		return NULL;
+	}
+	if (g->o.server) {
+		ret = emu_vu_listen(g);
+		if (ret == 0)
+			ret = emu_vu_accept(g, g->o.connect_timeout_ms);
+	} else {
+		ret = emu_vu_connect(g);
+	}
+	if (ret == 0)
+		ret = emu_guest_attach(g);
 	if (ret < 0) {
 		emu_guest_destroy(g);
 		errno = -ret;
@@ -258,6 +295,7 @@ emu_guest_destroy(struct emu_guest *g)
 		emu_guest_stop(g);
 	if (g->sock >= 0)
 		close(g->sock);
+	emu_vu_unlisten(g);
 	for (i = 0; i < VSOCK_NUM_VQ; i++)
 		emu_vring_fini(&g->vq[i]);
 	emu_mem_fini(&g->mem);

@@ -23,6 +23,11 @@
  *
  * Connections are small integers (like file descriptors) valid until
  * emu_close(). Functions return negative errno values on failure.
+ *
+ * Like QEMU's -chardev socket, the frontend either connects to the backend's
+ * socket (the default) or listens on it and takes the backend's connection
+ * (@c server in the options; QEMU's server=on, the switch's client mode):
+ * emu_guest_listen() + emu_guest_accept(), or emu_guest_create() doing both.
  */
 
 #include <stdbool.h>
@@ -96,7 +101,8 @@ struct emu_stats {
 
 /** Options of emu_guest_create(). Start from emu_guest_opts_init(). */
 struct emu_guest_opts {
-	const char *socket_path;  /**< vhost-user socket the backend listens on */
+	const char *socket_path;  /**< vhost-user socket the backend listens on (or we do) */
+	bool server;              /**< listen on socket_path, the backend connects */
 	uint32_t queue_size;      /**< descriptors per virtqueue (power of two) */
 	size_t mem_size;          /**< guest memory bytes (multiple of 2 MiB) */
 	bool start_rings;         /**< start the driver (rings enabled) in create */
@@ -108,7 +114,8 @@ struct emu_guest_opts {
 	uint64_t features_clear;  /**< virtio feature bits the guest refuses */
 	int mem_regions;          /**< 1, or 2: memory in two regions, second at a GPA gap */
 	bool no_kick;             /**< never write the kick eventfds */
-	int connect_timeout_ms;   /**< how long to retry connect() while the socket is missing */
+	int connect_timeout_ms;   /**< how long to retry connect() while the socket is missing
+				       (server: how long create waits for the backend) */
 	const char *name;         /**< label for error messages */
 };
 
@@ -154,6 +161,34 @@ void emu_guest_opts_init(struct emu_guest_opts *o, const char *socket_path);
  *   backend broke the protocol; ENOTSUP: a needed feature is not offered).
  */
 struct emu_guest *emu_guest_create(const struct emu_guest_opts *o);
+
+/**
+ * Server mode (@c o->server must be set): allocate the guest and its memory and
+ * listen on @c o->socket_path (a stale socket there is replaced, as QEMU does),
+ * without waiting for the backend. Many guests can listen at once and be
+ * accepted later, in any order.
+ *
+ * @return
+ *   The guest (not attached: emu_guest_poll() returns 0 until accepted), or NULL
+ *   with errno set (EINVAL: not server mode; EEXIST: the path is not a socket;
+ *   EADDRINUSE; ENAMETOOLONG; ENOMEM).
+ */
+struct emu_guest *emu_guest_listen(const struct emu_guest_opts *o);
+
+/**
+ * Server mode: take the backend's connection on the listening socket, then do
+ * what emu_guest_create() does after connecting (handshake, CID, and start the
+ * driver if @c start_rings). Also after the connection was lost (backend gone,
+ * emu_guest_crash()): the backend's next connection starts a new session on the
+ * same memory, as QEMU's server chardev accepts a reconnecting backend.
+ *
+ * @param timeout_ms
+ *   How long to wait for the backend to connect (0: do not wait).
+ * @return
+ *   0, -EAGAIN (0 ms and nobody connecting), -ETIMEDOUT, -EISCONN (attached),
+ *   -EINVAL (not a listening guest), or the errors of the handshake.
+ */
+int emu_guest_accept(struct emu_guest *g, int timeout_ms);
 
 /**
  * Start the guest driver the way QEMU does on DRIVER_OK: SET_FEATURES,

@@ -223,6 +223,7 @@ struct emu_guest {
 	struct emu_guest_opts o;
 	char name[64];
 	int sock;                 /* vhost-user connection, -1 after crash */
+	int lsock;                /* server mode: listening socket, else -1 */
 	bool running;             /* driver started, rings enabled */
 	bool dead;                /* backend gone or crashed */
 	uint64_t cid;
@@ -274,7 +275,12 @@ void emu_sock_reset_all(struct emu_guest *g);
 void emu_sock_rx(struct emu_guest *g, const struct vsock_hdr *h, const uint8_t *payload);
 int emu_sock_expire(struct emu_guest *g, uint64_t now_ns);
 
-/* transport.c */
+/* transport.c: the vhost-user socket in server mode */
+int emu_vu_listen(struct emu_guest *g);
+int emu_vu_accept(struct emu_guest *g, int timeout_ms);
+void emu_vu_unlisten(struct emu_guest *g);
+
+/* transport.c: packets <-> descriptors */
 unsigned int emu_tx_descs(const struct emu_guest *g, uint32_t len);
 unsigned int emu_tx_free_descs(const struct emu_guest *g);
 int emu_tx_pkt(struct emu_guest *g, const struct vsock_hdr *h, const void *payload,
@@ -287,6 +293,8 @@ void emu_rx_fill(struct emu_guest *g);
 int emu_rx_poll(struct emu_guest *g, int budget);
 
 /* emu_guest.c */
+struct emu_guest *emu_guest_new(const struct emu_guest_opts *o, int *err);
+int emu_guest_attach(struct emu_guest *g);
 uint64_t emu_now_ns(void);
 void emu_log(const struct emu_guest *g, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

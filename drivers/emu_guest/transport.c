@@ -15,11 +15,20 @@
  * rx: each head owns one buffer: 44-byte header, a poisoned gap, rx_buf_size
  * payload bytes (split and indirect layouts), or header and payload back to
  * back in one descriptor. Consumed buffers are posted again at once.
+ *
+ * The vhost-user socket in server mode (QEMU's -chardev socket,server=on, the
+ * switch's client mode) is at the end: listen, accept the backend, listen on.
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <linux/virtio_config.h>
 
 #include "emu_guest_pvt.h"
@@ -339,5 +348,129 @@ emu_send_raw(struct emu_guest *g, const struct vsock_hdr *h, const void *payload
 	}
 	ret = emu_tx_pkt(g, h, payload, len);
 	emu_tx_done(g);
+	return ret;
+}
+
+/* ---- the vhost-user socket in server mode ---- */
+
+#define EMU_SRV_IO_TIMEOUT_S 30 /* a switch attaching a thousand guests may be slow */
+#define EMU_SRV_BACKLOG 16
+
+/* Listen on the socket path; a stale socket there is replaced (QEMU does the same). */
+int
+emu_vu_listen(struct emu_guest *g)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, err;
+
+	if (g->lsock >= 0)
+		return 0;
+	if (strlen(g->o.socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, g->o.socket_path);
+	if (lstat(sa.sun_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		unlink(sa.sun_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(fd, EMU_SRV_BACKLOG) != 0) {
+		err = errno;
+		emu_log(g, "listen on %s: %s", sa.sun_path, strerror(err));
+		close(fd);
+		return -err;
+	}
+	g->lsock = fd;
+	return 0;
+}
+
+/* Take the backend's connection, waiting up to @timeout_ms. */
+int
+emu_vu_accept(struct emu_guest *g, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = EMU_SRV_IO_TIMEOUT_S };
+	uint64_t deadline = emu_now_ns() + (uint64_t)timeout_ms * 1000000;
+	struct pollfd p = { .fd = g->lsock, .events = POLLIN };
+	int fd, left;
+
+	if (g->lsock < 0)
+		return -EINVAL;
+	for (;;) {
+		fd = accept4(g->lsock, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			break;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
+			return -errno;
+		left = (int)(((int64_t)deadline - (int64_t)emu_now_ns()) / 1000000);
+		if (left <= 0)
+			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+		poll(&p, 1, left);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	g->sock = fd;
+	return 0;
+}
+
+void
+emu_vu_unlisten(struct emu_guest *g)
+{
+	if (g->lsock < 0)
+		return;
+	close(g->lsock);
+	g->lsock = -1;
+	unlink(g->o.socket_path);
+}
+
+struct emu_guest *
+emu_guest_listen(const struct emu_guest_opts *o)
+{
+	struct emu_guest *g;
+	int ret;
+
+	if (o == NULL || !o->server) {
+		errno = EINVAL;
+		return NULL;
+	}
+	g = emu_guest_new(o, &ret);
+	if (g == NULL) {
+		errno = -ret;
+		return NULL;
+	}
+	ret = emu_vu_listen(g);
+	if (ret < 0) {
+		emu_guest_destroy(g);
+		errno = -ret;
+		return NULL;
+	}
+	return g;
+}
+
+int
+emu_guest_accept(struct emu_guest *g, int timeout_ms)
+{
+	int ret;
+
+	if (g->lsock < 0)
+		return -EINVAL;
+	if (g->sock >= 0)
+		return -EISCONN;
+	ret = emu_vu_accept(g, timeout_ms);
+	if (ret < 0)
+		return ret;
+	/* a new session on the same memory: what the last one left is gone */
+	g->dead = false;
+	g->running = false;
+	ret = emu_guest_attach(g);
+	if (ret < 0) {
+		close(g->sock);
+		g->sock = -1;
+		g->dead = true;
+	}
 	return ret;
 }

@@ -104,12 +104,14 @@ static int
 cb_new_connection(int vid)
 {
 	char path[PATH_MAX];
-	unsigned int i;
+	unsigned int i, n = __atomic_load_n(&nports, __ATOMIC_ACQUIRE);
 
+	/* Called from librte_vhost's threads (and from rte_vhost_driver_start() for a
+	 * client that connects at once): only ports published below n are read. */
 	if (vid < 0 || vid >= VHOST_PORT_MAX_VID ||
 	    rte_vhost_get_ifname(vid, path, sizeof(path)) != 0)
 		return -1;
-	for (i = 0; i < nports; i++) {
+	for (i = 0; i < n; i++) {
 		struct vhost_port *vp = ports[i];
 
 		if (strcmp(vp->conf.socket, path) != 0)
@@ -128,8 +130,9 @@ cb_new_connection(int vid)
 			return -1;
 		}
 		vs_port_set_connected(vp->port, true);
-		VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": frontend connected on %s",
-			  vp->conf.cid, path);
+		VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": %s on %s", vp->conf.cid,
+			  vp->conf.client ? "connected to the frontend" : "frontend connected",
+			  path);
 		return 0;
 	}
 	return -1;
@@ -145,7 +148,12 @@ cb_destroy_connection(int vid)
 	vs_port_set_connected(vp->port, false);
 	by_vid[vid] = NULL;
 	vp->vid = -1;
-	VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": frontend disconnected", vp->conf.cid);
+	if (vp->conf.client)
+		VS_LOG_RL(&vp->log_rl, NOTICE, "guest %" PRIu64 ": frontend disconnected; "
+			  "connecting to %s again every second", vp->conf.cid, vp->conf.socket);
+	else
+		VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": frontend disconnected",
+			  vp->conf.cid);
 }
 
 static int
@@ -227,13 +235,17 @@ vhost_port_create(const struct vhost_port_conf *conf)
 {
 	struct vhost_port *vp;
 	const char *path = conf->socket;
+	uint64_t flags = conf->client ? RTE_VHOST_USER_CLIENT : 0;
 	int ret;
 
 	if (nports >= VS_MAX_GUESTS)
 		return -ENOSPC;
-	ret = vs_sockpath_claim(path);
-	if (ret < 0)
-		return ret;
+	/* A client socket belongs to the frontend: nothing to claim. */
+	if (!conf->client) {
+		ret = vs_sockpath_claim(path);
+		if (ret < 0)
+			return ret;
+	}
 	vp = calloc(1, sizeof(*vp));
 	if (vp == NULL)
 		return -ENOMEM;
@@ -245,7 +257,7 @@ vhost_port_create(const struct vhost_port_conf *conf)
 		free(vp);
 		return ret;
 	}
-	if (rte_vhost_driver_register(path, 0) != 0) {
+	if (rte_vhost_driver_register(path, flags) != 0) {
 		ret = -EINVAL;
 		goto fail;
 	}
@@ -256,11 +268,17 @@ vhost_port_create(const struct vhost_port_conf *conf)
 		ret = -EINVAL;
 		goto fail;
 	}
+	/* A client may connect inside rte_vhost_driver_start(): be findable first. */
+	ports[nports] = vp;
+	__atomic_store_n(&nports, nports + 1, __ATOMIC_RELEASE);
 	if (rte_vhost_driver_start(path) != 0) {
+		__atomic_store_n(&nports, nports - 1, __ATOMIC_RELEASE);
 		ret = -EIO;
 		goto fail;
 	}
-	ports[nports++] = vp;
+	if (conf->client && !vhost_port_attached(conf->cid))
+		VS_LOG(NOTICE, "guest %" PRIu64 ": no frontend listening on %s yet; "
+		       "connecting again every second", conf->cid, path);
 	return 0;
 fail:
 	if (vp->registered)
@@ -268,6 +286,17 @@ fail:
 	/* The switch port stays reserved: its CID cannot be reused in this run. */
 	free(vp);
 	return ret;
+}
+
+bool
+vhost_port_attached(uint64_t cid)
+{
+	unsigned int i, n = __atomic_load_n(&nports, __ATOMIC_ACQUIRE);
+
+	for (i = 0; i < n; i++)
+		if (ports[i]->conf.cid == cid)
+			return __atomic_load_n(&ports[i]->vid, __ATOMIC_RELAXED) >= 0;
+	return false;
 }
 
 void
@@ -279,7 +308,9 @@ vhost_port_destroy_all(void)
 		struct vhost_port *vp = ports[i];
 
 		rte_vhost_driver_unregister(vp->conf.socket);
-		unlink(vp->conf.socket);
+		/* A client's socket is the frontend's. */
+		if (!vp->conf.client)
+			unlink(vp->conf.socket);
 		free(vp);
 	}
 	nports = 0;

@@ -44,16 +44,33 @@ struct vhost_port_conf {
 	uint64_t cid;
 	char socket[PATH_MAX];
 	unsigned int lcore; /**< owner lcore, RTE_MAX_LCORE for automatic */
+	/**
+	 * Client mode: the frontend listens on @c socket (QEMU's
+	 * -chardev socket,server=on) and the switch connects to it, and again
+	 * every second while it is not there (librte_vhost's reconnect thread).
+	 * A client guest takes one fd of librte_vhost's 1024-fd set, a server
+	 * guest two (listener and connection).
+	 */
+	bool client;
 };
 
 /**
  * Create a guest port and start listening on its socket (claimed first with
  * vs_sockpath_claim(): a live listener is -EADDRINUSE, a stale socket reused).
+ * In client mode, connect to the frontend's socket instead (no claim: the path
+ * belongs to the frontend); a frontend that is not there yet is not an error,
+ * it is tried again every second.
  *
  * @return 0, or a negative errno (those of vs_sockpath_claim(), -ENOSPC,
  *   -ENOMEM, -EINVAL, -EIO).
  */
 int vhost_port_create(const struct vhost_port_conf *conf);
+
+/**
+ * Whether a frontend is attached to the guest with CID @p cid now (for client
+ * mode: whether the switch's connection succeeded).
+ */
+bool vhost_port_attached(uint64_t cid);
 
 /** Stop listening, detach every frontend, remove the sockets. */
 void vhost_port_destroy_all(void);
