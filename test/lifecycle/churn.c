@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+/*
+ * churn: guests come and go at run time while others keep working.
+ *
+ * Stable guests 3 and 4 (lcore 1) exchange checksummed streams both ways, one
+ * after the other on new connections, for the whole test; stable guest 5
+ * (lcore 1) keeps opening connections to the churned CIDs (10..13), present or
+ * not. Meanwhile, cycle after cycle: GUEST-ADD a churned CID (on lcore 2 or
+ * unpinned, with or without a hybrid socket), attach an emulated frontend,
+ * start its driver (or not), exchange data with guests 5 and 3, then end it in
+ * one of five ways (GUEST-DEL under a running driver, crash then GUEST-DEL, driver
+ * stop then GUEST-DEL, clean quit then GUEST-DEL, never started then GUEST-DEL).
+ *
+ * Checked: every GUEST-ADD/GUEST-DEL answers OK; the stable streams arrive whole
+ * and intact; the peers of a deleted guest get an RST promptly; no connection
+ * attempt of guest 5 stays unanswered; GUESTS lists the stable guests only at
+ * the end; the switch exits with status 0 (in the ASan build: no error, no leak).
+ *
+ * VS_CHURN_CYCLES (default 300) and VS_CHURN_SECONDS (default 40) bound the run.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lc.h"
+
+static const char *test_name = "churn";
+
+#define CHURN_FIRST_CID 10
+#define CHURN_NCIDS 4
+#define STREAM_BYTES (4u << 20)
+#define PROBE_PORT 9000
+#define DATA_PORT 8000
+#define PEER_PORT 8500
+#define PROMPT_MS 3000
+#define PROBE_LIMIT_MS 5000
+#define MIN_CYCLES 30
+
+enum end_mode { END_DEL_RUNNING = 0, END_CRASH, END_STOP, END_QUIT, END_NEVER_STARTED,
+		END_MODES };
+static const char *const end_names[END_MODES] = {
+	"deleted while running", "crash", "driver stop", "clean quit", "never started",
+};
+
+struct churn {
+	struct lc_switch *s;
+	struct emu_guest *g3, *g4, *g5, *x;
+	bool x_gone; /* the switch closed x's vhost-user connection */
+
+	/* Stable streams 3 <-> 4, renewed when done. */
+	struct harness_flow f34, f43;
+	uint32_t next_port;
+	unsigned int streams_done, streams_bad;
+	uint64_t stream_bytes;
+
+	/* Guest 5's probes to churned CIDs. */
+	int probe_conn;
+	uint64_t probe_cid;
+	double probe_t0;
+	unsigned int probes, probes_reset, probes_connected, probes_stuck;
+	double probe_max_ms;
+	unsigned int seed;
+};
+
+/* ---- stable streams ---- */
+
+static void
+stream_pair(struct churn *ch, int *c3, int *c4)
+{
+	harness_pair(ch->g3, ch->g4, ch->next_port++, VSOCK_TYPE_STREAM, c3, c4);
+}
+
+static void
+streams_start(struct churn *ch)
+{
+	int c3, c4;
+
+	stream_pair(ch, &c3, &c4);
+	harness_flow_init(&ch->f34, "3->4", ch->g3, c3, ch->g4, c4, 1000 + ch->streams_done,
+			  STREAM_BYTES);
+	stream_pair(ch, &c3, &c4);
+	harness_flow_init(&ch->f43, "4->3", ch->g4, c4, ch->g3, c3, 2000 + ch->streams_done,
+			  STREAM_BYTES);
+}
+
+/* One finished pair of streams: checked, closed, and a new pair. */
+static bool
+stream_intact(const struct harness_flow *f)
+{
+	if (f->error == 0 && f->rcvd == f->total && f->eof_seen &&
+	    harness_sum_final(&f->tx_sum) == harness_sum_final(&f->rx_sum))
+		return true;
+	harness_flow_check(f); /* says what is wrong */
+	return false;
+}
+
+static void
+streams_renew(struct churn *ch)
+{
+	ch->streams_bad += !stream_intact(&ch->f34) + !stream_intact(&ch->f43);
+	ch->stream_bytes += ch->f34.rcvd + ch->f43.rcvd;
+	emu_close(ch->g3, ch->f34.src_conn);
+	emu_close(ch->g4, ch->f34.dst_conn);
+	emu_close(ch->g4, ch->f43.src_conn);
+	emu_close(ch->g3, ch->f43.dst_conn);
+	harness_flow_fini(&ch->f34);
+	harness_flow_fini(&ch->f43);
+	ch->streams_done++;
+	streams_start(ch);
+}
+
+/* ---- guest 5's probes ---- */
+
+static void
+probe_step(struct churn *ch)
+{
+	int st;
+	double ms;
+
+	if (ch->probe_conn < 0) {
+		ch->probe_cid = CHURN_FIRST_CID + (uint64_t)(rand_r(&ch->seed) % CHURN_NCIDS);
+		ch->probe_conn = emu_connect(ch->g5, ch->probe_cid, PROBE_PORT, VSOCK_TYPE_STREAM);
+		ch->probe_t0 = harness_now_ms();
+		if (ch->probe_conn < 0)
+			return;
+		ch->probes++;
+		return;
+	}
+	st = emu_conn_state(ch->g5, ch->probe_conn);
+	ms = harness_now_ms() - ch->probe_t0;
+	if (st == EMU_CONN_CONNECTING) {
+		if (ms > PROBE_LIMIT_MS) {
+			ch->probes_stuck++;
+			printf("  probe to %llu unanswered after %.0f ms\n",
+			       (unsigned long long)ch->probe_cid, ms);
+			emu_close(ch->g5, ch->probe_conn);
+			ch->probe_conn = -1;
+		}
+		return;
+	}
+	if (ms > ch->probe_max_ms)
+		ch->probe_max_ms = ms;
+	if (st == EMU_CONN_CLOSED)
+		ch->probes_reset++;
+	else
+		ch->probes_connected++;
+	emu_close(ch->g5, ch->probe_conn);
+	ch->probe_conn = -1;
+}
+
+/* ---- the loop ---- */
+
+/* Everything that runs all the time: streams, probes, polls. */
+static int
+churn_round(struct churn *ch)
+{
+	int64_t moved = 0, n;
+	int work = 0, r;
+
+	n = harness_flow_step(&ch->f34);
+	moved += n > 0 ? n : 0;
+	n = harness_flow_step(&ch->f43);
+	moved += n > 0 ? n : 0;
+	if (harness_flow_done(&ch->f34) && harness_flow_done(&ch->f43))
+		streams_renew(ch);
+	probe_step(ch);
+	work += emu_guest_poll(ch->g3) > 0;
+	work += emu_guest_poll(ch->g4) > 0;
+	work += emu_guest_poll(ch->g5) > 0;
+	if (ch->x != NULL && !ch->x_gone) {
+		r = emu_guest_poll(ch->x);
+		if (r == -ENOTCONN)
+			ch->x_gone = true;
+		work += r > 0;
+	}
+	return (int)moved + work;
+}
+
+/* Run until @cond holds or @timeout_ms; false on timeout. */
+static bool
+churn_wait(struct churn *ch, int (*cond)(struct churn *, void *), void *arg, int timeout_ms)
+{
+	struct timespec idle = { .tv_nsec = 50000 };
+	double deadline = harness_now_ms() + timeout_ms;
+
+	for (;;) {
+		int work = churn_round(ch);
+
+		if (ch->f34.error || ch->f43.error)
+			return false;
+		if (cond != NULL && cond(ch, arg))
+			return true;
+		if (harness_now_ms() > deadline)
+			return cond == NULL;
+		if (work == 0)
+			nanosleep(&idle, NULL);
+	}
+}
+
+struct conn_ref {
+	struct emu_guest *g;
+	int conn;
+	int accepted; /* for accept waits: the accepted id */
+	uint32_t port;
+	struct emu_guest *acceptor;
+};
+
+static int
+conn_settled(struct churn *ch __attribute__((unused)), void *p)
+{
+	struct conn_ref *c = p;
+
+	if (c->acceptor != NULL && c->accepted < 0)
+		c->accepted = emu_accept(c->acceptor, c->port);
+	if (emu_conn_state(c->g, c->conn) == EMU_CONN_CLOSED)
+		return 1;
+	return emu_conn_state(c->g, c->conn) == EMU_CONN_CONNECTED &&
+	       (c->acceptor == NULL || c->accepted >= 0);
+}
+
+static int
+conn_closed(struct churn *ch __attribute__((unused)), void *p)
+{
+	struct conn_ref *c = p;
+
+	return emu_conn_state(c->g, c->conn) == EMU_CONN_CLOSED;
+}
+
+static int
+x_gone(struct churn *ch, void *p __attribute__((unused)))
+{
+	return ch->x_gone;
+}
+
+/* A connection @from -> @to:@port, both ends; false if it did not come up. */
+static bool
+churn_connect(struct churn *ch, struct emu_guest *from, struct emu_guest *to, uint32_t port,
+	      int *from_conn, int *to_conn)
+{
+	struct conn_ref c = { .g = from, .accepted = -1, .port = port, .acceptor = to };
+	double t0 = harness_now_ms();
+
+	if (emu_listen(to, port, VSOCK_TYPE_STREAM) < 0)
+		return false;
+	for (;;) {
+		c.conn = emu_connect(from, emu_guest_cid(to), port, VSOCK_TYPE_STREAM);
+		if (c.conn < 0)
+			return false;
+		if (churn_wait(ch, conn_settled, &c, PROMPT_MS) &&
+		    emu_conn_state(from, c.conn) == EMU_CONN_CONNECTED && c.accepted >= 0)
+			break;
+		/* A driver that has just started may not be running in the switch yet
+		 * (it learns after acking the last vhost-user message): refused, retry. */
+		if (emu_conn_error(from, c.conn) != -ECONNREFUSED ||
+		    harness_now_ms() - t0 > PROMPT_MS) {
+			emu_close(from, c.conn);
+			return false;
+		}
+		emu_close(from, c.conn);
+		churn_wait(ch, NULL, NULL, 5);
+	}
+	*from_conn = c.conn;
+	*to_conn = c.accepted;
+	return true;
+}
+
+/* Send @len bytes on @conn and wait until they are all read on the other end. */
+static bool
+churn_transfer(struct churn *ch, struct emu_guest *src, int sc, struct emu_guest *dst, int dc,
+	       uint64_t seed, uint64_t len)
+{
+	struct harness_flow f;
+	double deadline = harness_now_ms() + 10000;
+	bool ok;
+
+	harness_flow_init(&f, "churn data", src, sc, dst, dc, seed, len);
+	f.no_shutdown = true;
+	while (!harness_flow_done(&f) && f.error == 0 && harness_now_ms() < deadline) {
+		harness_flow_step(&f);
+		churn_wait(ch, NULL, NULL, 0);
+	}
+	ok = harness_flow_done(&f) && f.error == 0 &&
+	     harness_sum_final(&f.rx_sum) == harness_sum_final(&f.tx_sum);
+	if (!ok)
+		printf("  transfer to %llu: %llu of %llu bytes, error %d\n",
+		       (unsigned long long)emu_guest_cid(dst), (unsigned long long)f.rcvd,
+		       (unsigned long long)len, f.error);
+	harness_flow_fini(&f);
+	return ok;
+}
+
+static bool
+ctl_ok(struct churn *ch, const char *line)
+{
+	char reply[512];
+	int n = lc_ctl(ch->s, line, reply, sizeof(reply), 20000);
+
+	if (n > 0 && strcmp(reply, "OK\n") == 0)
+		return true;
+	printf("  %s -> %s\n", line, n > 0 ? reply : strerror(-n));
+	return false;
+}
+
+enum phase { PH_ADD, PH_ATTACH, PH_TRAFFIC, PH_END, PH_DEL, PH_GONE, PH_RESETS, PH_MAX };
+static const char *const phase_names[PH_MAX] = {
+	"GUEST-ADD", "frontend attach", "traffic", "stop/crash/quit", "GUEST-DEL",
+	"frontend sees the close", "peers reset",
+};
+
+struct cycle_stats {
+	unsigned int cycles, fails, resets_checked, per_mode[END_MODES];
+	double reset_max_ms;
+	double phase_ms[PH_MAX], phase_max_ms[PH_MAX];
+	double mark;
+};
+
+/* Time since the last mark goes to phase @ph. */
+static void
+phase_done(struct cycle_stats *st, enum phase ph)
+{
+	double now = harness_now_ms(), ms = now - st->mark;
+
+	st->phase_ms[ph] += ms;
+	if (ms > st->phase_max_ms[ph])
+		st->phase_max_ms[ph] = ms;
+	st->mark = now;
+}
+
+/* Wait for @c to be reset; false if it is not within PROMPT_MS or not by an RST. */
+static bool
+expect_reset(struct churn *ch, struct emu_guest *g, int conn, struct cycle_stats *st)
+{
+	struct conn_ref c = { .g = g, .conn = conn };
+	double t0 = harness_now_ms(), ms;
+	bool ok;
+
+	ok = churn_wait(ch, conn_closed, &c, PROMPT_MS) &&
+	     emu_conn_error(g, conn) == -ECONNRESET;
+	ms = harness_now_ms() - t0;
+	if (ms > st->reset_max_ms)
+		st->reset_max_ms = ms;
+	if (!ok)
+		printf("  connection of guest %llu not reset (state %d, error %d, %.0f ms)\n",
+		       (unsigned long long)emu_guest_cid(g), emu_conn_state(g, conn),
+		       emu_conn_error(g, conn), ms);
+	emu_close(g, conn);
+	st->resets_checked++;
+	return ok;
+}
+
+static bool
+one_cycle(struct churn *ch, unsigned int i, struct cycle_stats *st)
+{
+	uint64_t cid = CHURN_FIRST_CID + i % CHURN_NCIDS;
+	enum end_mode mode = (enum end_mode)((i / CHURN_NCIDS) % END_MODES);
+	bool traffic = mode != END_NEVER_STARTED && mode != END_QUIT;
+	char path[320], line[1024];
+	struct emu_guest_opts o;
+	int c5 = -1, cx = -1, cx3 = -1, c3 = -1, n;
+	bool ok = true;
+
+	st->mark = harness_now_ms();
+	lc_sock_path(ch->s, cid, path, sizeof(path));
+	n = snprintf(line, sizeof(line), "GUEST-ADD cid=%llu,socket=%s", (unsigned long long)cid,
+		     path);
+	if (i % 2 == 0)
+		n += snprintf(line + n, sizeof(line) - n, ",lcore=2");
+	if (i % 3 == 0)
+		snprintf(line + n, sizeof(line) - n, ",uds=%s/h%llu", ch->s->h.dir,
+			 (unsigned long long)cid);
+	if (!ctl_ok(ch, line))
+		return false;
+	phase_done(st, PH_ADD);
+
+	emu_guest_opts_init(&o, path);
+	o.queue_size = 64;
+	o.mem_size = 8u << 20;
+	o.start_rings = mode != END_NEVER_STARTED;
+	o.connect_timeout_ms = 5000;
+	ch->x = emu_guest_create(&o);
+	ch->x_gone = false;
+	if (ch->x == NULL || emu_guest_cid(ch->x) != cid) {
+		printf("  guest %llu: frontend did not attach (%s)\n", (unsigned long long)cid,
+		       strerror(errno));
+		ok = false;
+		goto del;
+	}
+	phase_done(st, PH_ATTACH);
+	if (i % 2)
+		emu_listen(ch->x, PROBE_PORT, VSOCK_TYPE_STREAM);
+	if (traffic) {
+		/* 5 -> x and x -> 3: x's connections have ends on both lcores. */
+		if (!churn_connect(ch, ch->g5, ch->x, DATA_PORT, &c5, &cx) ||
+		    !churn_connect(ch, ch->x, ch->g3, PEER_PORT + i, &cx3, &c3)) {
+			printf("  guest %llu: connections did not come up\n",
+			       (unsigned long long)cid);
+			ok = false;
+			goto end;
+		}
+		ok &= churn_transfer(ch, ch->g5, c5, ch->x, cx, i, 64 << 10);
+		ok &= churn_transfer(ch, ch->x, cx3, ch->g3, c3, i + 1, 32 << 10);
+		/* Leave data in flight towards x when it goes. */
+		emu_send(ch->g5, c5, "in flight", 9);
+	}
+end:
+	phase_done(st, PH_TRAFFIC);
+	switch (mode) {
+	case END_CRASH:
+		emu_guest_crash(ch->x);
+		break;
+	case END_STOP:
+		ok &= emu_guest_stop(ch->x) == 0;
+		break;
+	case END_QUIT:
+		emu_guest_destroy(ch->x);
+		ch->x = NULL;
+		break;
+	default:
+		break;
+	}
+del:
+	phase_done(st, PH_END);
+	snprintf(line, sizeof(line), "GUEST-DEL %llu", (unsigned long long)cid);
+	ok &= ctl_ok(ch, line);
+	phase_done(st, PH_DEL);
+	if (ch->x != NULL && mode != END_CRASH) {
+		/* The switch closes the frontend's connection. */
+		if (!churn_wait(ch, x_gone, NULL, PROMPT_MS)) {
+			printf("  guest %llu: frontend connection still open\n",
+			       (unsigned long long)cid);
+			ok = false;
+		}
+	}
+	phase_done(st, PH_GONE);
+	if (c5 >= 0)
+		ok &= expect_reset(ch, ch->g5, c5, st);
+	if (c3 >= 0)
+		ok &= expect_reset(ch, ch->g3, c3, st);
+	phase_done(st, PH_RESETS);
+	emu_guest_destroy(ch->x);
+	ch->x = NULL;
+	if (access(path, F_OK) == 0) {
+		printf("  guest %llu: socket %s left behind\n", (unsigned long long)cid, path);
+		ok = false;
+	}
+	st->per_mode[mode]++;
+	return ok;
+}
+
+static void
+print_guests(struct churn *ch, const char *expect)
+{
+	char reply[4096];
+	int n = lc_ctl(ch->s, "GUESTS", reply, sizeof(reply), 10000);
+
+	CHECK(n > 0 && strstr(reply, expect) != NULL, "GUESTS ends with '%s':\n%s", expect,
+	      n > 0 ? reply : "(no answer)");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sw = harness_switch_path(argc, argv);
+	uint64_t cids[] = { 3, 4, 5 };
+	int pin[] = { 1, 1, 1 };
+	unsigned int max_cycles = (unsigned int)harness_env_u64("VS_CHURN_CYCLES", 300);
+	double seconds = (double)harness_env_u64("VS_CHURN_SECONDS", 40);
+	struct cycle_stats st = { 0 };
+	struct churn ch = { .probe_conn = -1, .next_port = 5000, .seed = 1 };
+	struct lc_switch s;
+	struct harness_flow *fs[2];
+	struct emu_guest *gs[3];
+	double t0;
+	int ret;
+
+	/* Three lcores (main, 1, 2) on whatever CPUs there are. */
+	lc_start(&s, sw, "(0-2)@(0-1)", cids, pin, 3, NULL);
+	ch.s = &s;
+	ch.g3 = harness_guest(&s.h, 3, NULL);
+	ch.g4 = harness_guest(&s.h, 4, NULL);
+	ch.g5 = harness_guest(&s.h, 5, NULL);
+	streams_start(&ch);
+
+	t0 = harness_now_ms();
+	while (st.cycles < max_cycles && harness_now_ms() - t0 < seconds * 1000 &&
+	       ch.f34.error == 0 && ch.f43.error == 0 && st.fails < 5) {
+		if (!one_cycle(&ch, st.cycles, &st)) {
+			st.fails++;
+			printf("  cycle %u (guest %u, %s) failed\n", st.cycles,
+			       CHURN_FIRST_CID + st.cycles % CHURN_NCIDS,
+			       end_names[(st.cycles / CHURN_NCIDS) % END_MODES]);
+		}
+		st.cycles++;
+		if (st.cycles % 50 == 0)
+			printf("  %u cycles, %.1f s, %u stream pairs done\n", st.cycles,
+			       (harness_now_ms() - t0) / 1000, ch.streams_done);
+	}
+	printf("%u cycles in %.1f s\n", st.cycles, (harness_now_ms() - t0) / 1000);
+	CHECK(st.fails == 0, "every cycle passed (%u failed)", st.fails);
+	CHECK(st.cycles >= MIN_CYCLES || st.cycles >= max_cycles, "%u cycles (at least %u)",
+	      st.cycles, MIN_CYCLES < max_cycles ? MIN_CYCLES : max_cycles);
+	for (int m = 0; m < END_MODES; m++)
+		printf("  %s: %u cycles\n", end_names[m], st.per_mode[m]);
+	for (int p = 0; p < PH_MAX; p++)
+		printf("  %-24s %8.1f ms in all, slowest %7.1f ms\n", phase_names[p],
+		       st.phase_ms[p], st.phase_max_ms[p]);
+	CHECK(st.resets_checked > 0, "%u peer connections reset by deletions (slowest %.1f ms)",
+	      st.resets_checked, st.reset_max_ms);
+
+	/* Guest 5's last probe, then the streams in flight, to their end. */
+	churn_wait(&ch, NULL, NULL, 200);
+	CHECK(ch.probes_stuck == 0 && ch.probes > 0,
+	      "guest 5: %u probes to churned CIDs, %u reset, %u connected, %u unanswered "
+	      "(slowest %.1f ms)", ch.probes, ch.probes_reset, ch.probes_connected,
+	      ch.probes_stuck, ch.probe_max_ms);
+	fs[0] = &ch.f34;
+	fs[1] = &ch.f43;
+	gs[0] = ch.g3;
+	gs[1] = ch.g4;
+	gs[2] = ch.g5;
+	ret = harness_flows_run(fs, 2, gs, 3, 20000);
+	CHECK(ret == 0, "stable streams finish (%s)", ret ? strerror(-ret) : "ok");
+	harness_flow_check(&ch.f34);
+	harness_flow_check(&ch.f43);
+	ch.stream_bytes += ch.f34.rcvd + ch.f43.rcvd;
+	CHECK(ch.streams_bad == 0, "3 <-> 4: %u stream pairs before the last, %llu MiB, all "
+	      "intact (%u bad)", ch.streams_done, (unsigned long long)(ch.stream_bytes >> 20),
+	      ch.streams_bad);
+	harness_flow_fini(&ch.f34);
+	harness_flow_fini(&ch.f43);
+
+	print_guests(&ch, "OK 3\n");
+	harness_check_clean(ch.g3, "guest 3");
+	harness_check_clean(ch.g4, "guest 4");
+	harness_check_clean(ch.g5, "guest 5");
+	emu_guest_destroy(ch.g3);
+	emu_guest_destroy(ch.g4);
+	emu_guest_destroy(ch.g5);
+	lc_stop(&s);
+	return harness_finish(test_name);
+}

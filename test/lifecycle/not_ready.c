@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vsock-switch authors
+ */
+
+/*
+ * not_ready: a guest whose socket exists but whose rings do not run is answered
+ * at once, and nothing waits for it:
+ *  - CID 4 has a frontend attached, driver not started; CID 5 has no frontend;
+ *  - a host CONNECT to either is refused with EHOSTUNREACH (an unknown CID with
+ *    ENODEV) long before the connect timeout (10 s here);
+ *  - guest 3's REQUEST to either is answered with an RST, as promptly;
+ *  - once guest 4 starts its driver, no REQUEST of before reaches it (its
+ *    listener has nothing to accept), and a new connection works.
+ * Also GUEST-ADD / GUESTS / GUEST-DEL on the same switch: errors and listing.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lc.h"
+
+static const char *test_name = "not_ready";
+
+/* Far below --connect-timeout: an answer, not a timeout. */
+#define PROMPT_MS 1500.0
+
+struct conn_arg {
+	struct emu_guest *g;
+	int conn;
+};
+
+static int
+conn_closed(void *p)
+{
+	struct conn_arg *a = p;
+
+	return emu_conn_state(a->g, a->conn) == EMU_CONN_CLOSED;
+}
+
+static void
+host_connect(const struct lc_switch *s, uint64_t cid, const char *expect)
+{
+	char line[64], reply[256];
+	double t0 = harness_now_ms(), ms;
+	int n;
+
+	snprintf(line, sizeof(line), "CONNECT %llu 7000", (unsigned long long)cid);
+	n = lc_ctl(s, line, reply, sizeof(reply), 5000);
+	ms = harness_now_ms() - t0;
+	CHECK(n > 0 && strncmp(reply, expect, strlen(expect)) == 0 && ms < PROMPT_MS,
+	      "host CONNECT %llu: '%.*s' after %.1f ms", (unsigned long long)cid,
+	      n > 0 ? (int)strcspn(reply, "\n") : 0, reply, ms);
+}
+
+static void
+guest_connect(struct emu_guest *g, uint64_t cid)
+{
+	struct conn_arg a = { .g = g };
+	double t0, ms;
+	int ret;
+
+	a.conn = emu_connect(g, cid, 7000, VSOCK_TYPE_STREAM);
+	t0 = harness_now_ms();
+	ret = emu_poll_until(&g, 1, conn_closed, &a, 5000);
+	ms = harness_now_ms() - t0;
+	CHECK(ret == 0 && emu_conn_error(g, a.conn) == -ECONNREFUSED && ms < PROMPT_MS,
+	      "guest 3 -> %llu: refused by an RST after %.1f ms (error %d)", (unsigned long long)cid, ms,
+	      emu_conn_error(g, a.conn));
+	emu_close(g, a.conn);
+}
+
+static void
+ctl_expect(const struct lc_switch *s, const char *line, const char *expect)
+{
+	char reply[4096];
+	int n = lc_ctl(s, line, reply, sizeof(reply), 10000);
+
+	CHECK(n > 0 && strstr(reply, expect) != NULL, "%s -> %.*s", line,
+	      n > 0 ? (int)strcspn(reply, "\n") : 0, reply);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sw = harness_switch_path(argc, argv);
+	const char *extra[] = { "--connect-timeout", "10000", NULL };
+	uint64_t cids[] = { 3, 4, 5 };
+	struct emu_guest_opts o;
+	struct emu_guest *g3, *g4, *both[2];
+	struct lc_switch s;
+	char line[1024], path[320];
+	int c3, c4;
+
+	lc_start(&s, sw, getenv("VS_TEST_LCORES") ? getenv("VS_TEST_LCORES") : "0-1", cids,
+		 NULL, 3, extra);
+	g3 = harness_guest(&s.h, 3, NULL);
+	harness_guest_opts(&s.h, 4, &o);
+	o.start_rings = false;
+	g4 = harness_guest(&s.h, 4, &o);
+	CHECK(emu_listen(g4, 7000, VSOCK_TYPE_STREAM) == 0, "guest 4 listens before its driver runs");
+
+	printf("host connects to guests that do not run\n");
+	host_connect(&s, 4, "ERR EHOSTUNREACH");
+	host_connect(&s, 5, "ERR EHOSTUNREACH");
+	host_connect(&s, 9, "ERR ENODEV");
+
+	printf("a guest connects to them\n");
+	guest_connect(g3, 4);
+	guest_connect(g3, 5);
+	guest_connect(g3, 9);
+
+	printf("guest 4 starts its driver: nothing of before is queued for it\n");
+	CHECK(emu_guest_start(g4) == 0, "guest 4 starts");
+	both[0] = g3;
+	both[1] = g4;
+	emu_poll_until(both, 2, NULL, NULL, 300);
+	CHECK(emu_accept(g4, 7000) == -EAGAIN, "no connection waits on guest 4's listener");
+	harness_pair(g3, g4, 7001, VSOCK_TYPE_STREAM, &c3, &c4);
+	CHECK(emu_send(g3, c3, "x", 1) == 1, "a new connection to guest 4 works");
+
+	printf("control commands\n");
+	ctl_expect(&s, "GUESTS", "GUEST cid=4 state=running");
+	ctl_expect(&s, "GUESTS", "GUEST cid=5 state=configured");
+	ctl_expect(&s, "GUEST-ADD cid=4,socket=/tmp/nope.sock", "ERR EEXIST");
+	snprintf(line, sizeof(line), "GUEST-ADD cid=6,socket=%s", s.h.sock[0]);
+	ctl_expect(&s, line, "ERR EADDRINUSE");
+	ctl_expect(&s, "GUEST-ADD cid=1,socket=/tmp/x.sock", "ERR EINVAL");
+	ctl_expect(&s, "GUEST-ADD cid=6,socket=/tmp/x.sock,lcore=99", "ERR EINVAL");
+	ctl_expect(&s, "GUEST-ADD cid=6", "ERR EINVAL");
+	ctl_expect(&s, "GUEST-ADD", "ERR EINVAL");
+	ctl_expect(&s, "GUEST-DEL 77", "ERR ENODEV");
+	ctl_expect(&s, "GUEST-DEL x", "ERR EINVAL");
+	lc_sock_path(&s, 6, path, sizeof(path));
+	snprintf(line, sizeof(line), "GUEST-ADD cid=6,socket=%s,uds=%s/h6", path, s.h.dir);
+	ctl_expect(&s, line, "OK");
+	CHECK(access(path, F_OK) == 0, "guest 6's socket exists");
+	ctl_expect(&s, "GUESTS", "GUEST cid=6 state=configured");
+	host_connect(&s, 6, "ERR EHOSTUNREACH");
+	ctl_expect(&s, "GUEST-DEL 6", "OK");
+	CHECK(access(path, F_OK) != 0, "guest 6's socket is gone");
+	snprintf(path, sizeof(path), "%s/h6", s.h.dir);
+	CHECK(access(path, F_OK) != 0, "guest 6's hybrid socket is gone");
+	host_connect(&s, 6, "ERR ENODEV");
+	ctl_expect(&s, "GUEST-DEL 5", "OK");
+	ctl_expect(&s, "GUESTS", "OK 2");
+
+	harness_check_clean(g3, "guest 3");
+	harness_check_clean(g4, "guest 4");
+	emu_guest_destroy(g3);
+	emu_guest_destroy(g4);
+	lc_stop(&s);
+	return harness_finish(test_name);
+}
