@@ -278,27 +278,6 @@ vs_port_numa_get(const struct vs_port *p)
 }
 
 unsigned int
-vs_numa_pick_lcore(int mem_node, unsigned int cur, bool pinned, const unsigned int *lcores,
-		   const int *nodes, const uint32_t *load, unsigned int n)
-{
-	unsigned int i, best = n;
-
-	if (pinned || mem_node < 0)
-		return cur;
-	for (i = 0; i < n; i++) {
-		if (lcores[i] == cur && nodes[i] == mem_node)
-			return cur; /* already there */
-	}
-	for (i = 0; i < n; i++) {
-		if (nodes[i] != mem_node)
-			continue;
-		if (best == n || load[i] < load[best])
-			best = i;
-	}
-	return best == n ? cur : lcores[best];
-}
-
-unsigned int
 vs_port_place(struct vs_port *p, int mem_node, bool pinned)
 {
 	unsigned int lcores[RTE_MAX_LCORE], i, cur = vs_port_owner(p), to;

@@ -19,7 +19,10 @@
  * attempt of guest 5 stays unanswered; GUESTS lists the stable guests only at
  * the end; the switch exits with status 0 (in the ASan build: no error, no leak).
  *
- * VS_CHURN_CYCLES (default 300) and VS_CHURN_SECONDS (default 40) bound the run.
+ * VS_CHURN_CYCLES (default 300) and VS_CHURN_SECONDS (default 40) bound the run;
+ * VS_TEST_LCORES (EAL --lcores) runs another layout, every guest on any lcore (the
+ * single-lcore layout "0": the worker on the main lcore, the control socket on a
+ * control thread).
  */
 
 #include <errno.h>
@@ -55,6 +58,7 @@ struct churn {
 	struct lc_switch *s;
 	struct emu_guest *g3, *g4, *g5, *x;
 	bool x_gone; /* the switch closed x's vhost-user connection */
+	bool single; /* one lcore (-l 0): no lcore= at all */
 	struct emu_guest *zombie[RTE_DIM_ZOMBIES]; /* deleted: waiting to see the close */
 	double zombie_deadline[RTE_DIM_ZOMBIES];
 	unsigned int zombies_gone, zombies_lost;
@@ -383,7 +387,7 @@ cycle_add(struct churn *ch, unsigned int i)
 	lc_sock_path(ch->s, cid, path, sizeof(path));
 	n = snprintf(line, sizeof(line), "GUEST-ADD cid=%llu,socket=%s", (unsigned long long)cid,
 		     path);
-	if (i % 2 == 0)
+	if (i % 2 == 0 && !ch->single)
 		n += snprintf(line + n, sizeof(line) - n, ",lcore=2");
 	if (i % 3 == 0)
 		snprintf(line + n, sizeof(line) - n, ",uds=%s/h%llu", ch->s->h.dir,
@@ -645,8 +649,10 @@ main(int argc, char **argv)
 	double t0;
 	int ret;
 
-	/* Three lcores (main, 1, 2) on whatever CPUs there are. */
-	lc_start(&s, sw, "(0-2)@(0-1)", cids, pin, 3, NULL);
+	/* Three lcores (main, 1, 2) on whatever CPUs there are; or the layout given. */
+	ch.single = getenv("VS_TEST_LCORES") != NULL;
+	lc_start(&s, sw, ch.single ? getenv("VS_TEST_LCORES") : "(0-2)@(0-1)", cids,
+		 ch.single ? NULL : pin, 3, NULL);
 	ch.s = &s;
 	ch.g3 = harness_guest(&s.h, 3, NULL);
 	ch.g4 = harness_guest(&s.h, 4, NULL);
