@@ -667,6 +667,8 @@ main(int argc, char **argv)
 	ch.g3 = harness_guest(&s.h, 3, NULL);
 	ch.g4 = harness_guest(&s.h, 4, NULL);
 	ch.g5 = harness_guest(&s.h, 5, NULL);
+	/* The switch learns a driver started after acking its last message. */
+	CHECK(lc_wait_running(&s, 3, 10000) == 0, "guests 3, 4 and 5 run");
 	streams_start(&ch);
 
 	t0 = harness_now_ms();

@@ -251,3 +251,26 @@ lc_stop(struct lc_switch *s)
 	harness_stop(&s->h);
 	lc_running = NULL;
 }
+
+int
+lc_wait_running(const struct lc_switch *s, int n, int timeout_ms)
+{
+	double deadline = harness_now_ms() + timeout_ms;
+	char reply[8192];
+
+	for (;;) {
+		int running = 0;
+		const char *p = reply;
+
+		if (lc_ctl(s, "GUESTS", reply, sizeof(reply), 5000) > 0)
+			while ((p = strstr(p, "state=running")) != NULL) {
+				running++;
+				p++;
+			}
+		if (running >= n)
+			return 0;
+		if (harness_now_ms() > deadline)
+			return -ETIMEDOUT;
+		lc_sleep_ms(10);
+	}
+}

@@ -44,6 +44,9 @@ int lc_ctl_open(const struct lc_switch *s, const char *line);
 /** Read a line from @p fd within @p timeout_ms; returns its length or -errno. */
 int lc_read_line(int fd, char *buf, size_t size, int timeout_ms);
 
+/** Wait until GUESTS shows @p n guests running; 0 or -ETIMEDOUT. */
+int lc_wait_running(const struct lc_switch *s, int n, int timeout_ms);
+
 /** Socket path for a guest added at run time. */
 void lc_sock_path(const struct lc_switch *s, uint64_t cid, char *buf, size_t size);
 

@@ -82,6 +82,53 @@ ctl_expect(const struct lc_switch *s, const char *line, const char *expect)
 	      n > 0 ? (int)strcspn(reply, "\n") : 0, reply);
 }
 
+/* Run "vs-ctl.py -s <control> <args>"; its output (first 4 KiB) in @out. */
+static int
+vs_ctl_run(const struct lc_switch *s, const char *args, char *out, size_t size)
+{
+	const char *py = getenv("VS_CTL");
+	char cmd[1024];
+	size_t n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "python3 %s -s %s %s 2>&1", py, s->control, args);
+	p = popen(cmd, "r");
+	if (p == NULL)
+		return -1;
+	while (n + 1 < size && fgets(out + n, (int)(size - n), p) != NULL)
+		n += strlen(out + n);
+	out[n] = '\0';
+	return pclose(p);
+}
+
+/* usertools/vs-ctl.py's guest commands (skipped without $VS_CTL). */
+static void
+vs_ctl(const struct lc_switch *s)
+{
+	char args[512], out[4096], path[320];
+	int st;
+
+	if (getenv("VS_CTL") == NULL) {
+		printf("  (VS_CTL not set: vs-ctl.py not tried)\n");
+		return;
+	}
+	lc_sock_path(s, 8, path, sizeof(path));
+	snprintf(args, sizeof(args), "guest-add cid=8,socket=%s", path);
+	st = vs_ctl_run(s, args, out, sizeof(out));
+	CHECK(st == 0, "vs-ctl.py guest-add cid=8 (status %d) %s", st, out);
+	st = vs_ctl_run(s, "guests", out, sizeof(out));
+	CHECK(st == 0 && strstr(out, "configured") != NULL && strstr(out, path) != NULL,
+	      "vs-ctl.py guests lists guest 8:\n%s", out);
+	st = vs_ctl_run(s, args, out, sizeof(out));
+	CHECK(st != 0 && strstr(out, "ERR EEXIST") != NULL, "vs-ctl.py guest-add again: %s",
+	      out);
+	st = vs_ctl_run(s, "guest-del 8", out, sizeof(out));
+	CHECK(st == 0, "vs-ctl.py guest-del 8 (status %d) %s", st, out);
+	st = vs_ctl_run(s, "guest-del 8", out, sizeof(out));
+	CHECK(st != 0 && strstr(out, "ERR ENODEV") != NULL, "vs-ctl.py guest-del 8 again: %s",
+	      out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -146,6 +193,7 @@ main(int argc, char **argv)
 	host_connect(&s, 6, "ERR ENODEV");
 	ctl_expect(&s, "GUEST-DEL 5", "OK");
 	ctl_expect(&s, "GUESTS", "OK 2");
+	vs_ctl(&s);
 
 	harness_check_clean(g3, "guest 3");
 	harness_check_clean(g4, "guest 4");
