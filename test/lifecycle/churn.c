@@ -62,6 +62,7 @@ struct churn {
 	bool x_gone; /* the switch closed x's vhost-user connection */
 	bool single; /* one lcore (-l 0): no lcore= at all */
 	struct emu_guest *waiting[CHURN_NCIDS]; /* attached, their cycle not yet run */
+	uint64_t x_misrouted, x_bad; /* what churned guests received wrongly */
 	struct emu_guest *zombie[RTE_DIM_ZOMBIES]; /* deleted: waiting to see the close */
 	double zombie_deadline[RTE_DIM_ZOMBIES];
 	unsigned int zombies_gone, zombies_lost;
@@ -559,6 +560,15 @@ del:
 	if (c3 >= 0)
 		ok &= expect_reset(ch, ch->g3, c3, st);
 	phase_done(st, PH_RESETS);
+	if (x != NULL) {
+		struct emu_stats es;
+
+		/* A packet meant for an earlier guest in the same port slot would show
+		 * up here: another CID's packet (misrouted) or garbage. */
+		emu_guest_stats(x, &es);
+		ch->x_misrouted += es.rx_misrouted;
+		ch->x_bad += es.rx_bad + es.used_bad + es.rx_credit_overflow;
+	}
 	ch->x = NULL;
 	if (x != NULL && mode != END_CRASH && !ch->x_gone)
 		zombie_add(ch, x); /* the switch closes its vhost-user connection */
@@ -581,8 +591,12 @@ one_batch(struct churn *ch, unsigned int first, unsigned int n, struct cycle_sta
 	unsigned int k;
 
 	st->mark = harness_now_ms();
-	for (k = 0; k < n; k++) {
-		struct attach_job *j = &b.job[k];
+	/* Added in a rotating order: each CID gets the port slot another had. */
+	for (unsigned int r = 0; r < n; r++) {
+		struct attach_job *j;
+
+		k = (r + first / CHURN_NCIDS) % n;
+		j = &b.job[k];
 
 		lc_sock_path(ch->s, cycle_cid(first + k), j->path, sizeof(j->path));
 		added[k] = cycle_add(ch, first + k);
@@ -694,6 +708,9 @@ main(int argc, char **argv)
 		       st.phase_ms[p], st.phase_max_ms[p]);
 	CHECK(st.resets_checked > 0, "%u peer connections reset by deletions (slowest %.1f ms)",
 	      st.resets_checked, st.reset_max_ms);
+	CHECK(ch.x_misrouted == 0 && ch.x_bad == 0,
+	      "churned guests got no packet of another CID (%llu) and no malformed one (%llu)",
+	      (unsigned long long)ch.x_misrouted, (unsigned long long)ch.x_bad);
 	CHECK(ch.zombies_lost == 0 && ch.zombies_gone > 0,
 	      "%u deleted guests' frontends saw their socket closed (slowest %.1f ms), %u not",
 	      ch.zombies_gone, ch.zombie_max_ms, ch.zombies_lost);
