@@ -20,9 +20,13 @@
 struct rte_mbuf;
 struct rte_ring;
 
-/* Longest command line (CONNECT, LISTEN, STATS, GUEST-ADD with two socket
- * paths), newline included. */
+/* Longest command line, newline included: control socket (GUEST-ADD has two
+ * socket paths), and hybrid handshake. */
 #define HP_LINE_MAX 320
+#define HP_HYBRID_LINE_MAX 128
+
+/* Longest line @c may send. */
+#define HP_CONN_LINE_MAX(c) ((c)->proto == HP_PROTO_CONTROL ? HP_LINE_MAX : HP_HYBRID_LINE_MAX)
 /* Host packets per connection waiting for the switch; reading stops at half. */
 #define HP_TXQ 32
 /* Largest SEQPACKET message a host program may send. */

@@ -619,11 +619,11 @@ hp_line_run_seq(struct hp_conn *c)
 		hp_conn_kill(c);
 		return 1;
 	}
-	nl = memchr(hp.scratch, '\n', RTE_MIN((size_t)n, (size_t)HP_LINE_MAX));
+	nl = memchr(hp.scratch, '\n', RTE_MIN((size_t)n, (size_t)HP_HYBRID_LINE_MAX));
 	if (nl != NULL) {
 		len = (uint32_t)(nl - (const char *)hp.scratch);
 		rest = (uint32_t)n - len - 1;
-	} else if (n < HP_LINE_MAX) {
+	} else if (n < HP_HYBRID_LINE_MAX) {
 		len = (uint32_t)n;
 	} else {
 		hp.st.bad_lines++;
@@ -671,7 +671,8 @@ hp_line_run(struct hp_conn *c)
 	if (c->type == VSOCK_TYPE_SEQPACKET && c->proto == HP_PROTO_HYBRID)
 		return hp_line_run_seq(c);
 	for (;;) {
-		n = recv(c->fd, c->line + c->line_len, HP_LINE_MAX - c->line_len, MSG_DONTWAIT);
+		n = recv(c->fd, c->line + c->line_len, HP_CONN_LINE_MAX(c) - c->line_len,
+			 MSG_DONTWAIT);
 		if (n < 0 && errno == EAGAIN) {
 			c->readable = false;
 			return 0;
@@ -684,10 +685,11 @@ hp_line_run(struct hp_conn *c)
 		nl = memchr(c->line, '\n', c->line_len);
 		if (nl != NULL)
 			break;
-		if (c->line_len == HP_LINE_MAX) {
+		if (c->line_len == HP_CONN_LINE_MAX(c)) {
 			hp.st.bad_lines++;
 			if (c->proto == HP_PROTO_CONTROL)
-				hp_line_error(c, EINVAL, "line longer than %d bytes", HP_LINE_MAX - 1);
+				hp_line_error(c, EINVAL, "line longer than %d bytes",
+					      HP_LINE_MAX - 1);
 			else
 				hp_conn_kill(c);
 			return 1;

@@ -293,15 +293,16 @@ model(const uint8_t *s, size_t n, bool seq_msg, bool control, struct model *m)
 {
 	char line[HP_LINE_MAX + 1];
 	const uint8_t *nl;
-	size_t look = n < HP_LINE_MAX ? n : HP_LINE_MAX;
+	size_t max = control ? HP_LINE_MAX : HP_HYBRID_LINE_MAX;
+	size_t look = n < max ? n : max;
 
 	memset(m, 0, sizeof(*m));
 	nl = memchr(s, '\n', look);
 	if (nl != NULL) {
 		m->line_end = (size_t)(nl - s);
-	} else if (seq_msg && n < HP_LINE_MAX) {
+	} else if (seq_msg && n < max) {
 		m->line_end = n; /* the whole message is the line */
-	} else if (!seq_msg && n < HP_LINE_MAX) {
+	} else if (!seq_msg && n < max) {
 		m->v = M_INCOMPLETE;
 		return;
 	} else {
