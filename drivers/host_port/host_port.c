@@ -661,7 +661,10 @@ host_port_del_guest(uint64_t cid)
 		next = c->next; /* hp_conn_kill() moves c to the dead list */
 		if (!hp_conn_of_guest(c, cid, g))
 			continue;
-		hp_conn_kill(c);
+		if (c->proto == HP_PROTO_CONTROL && c->state == HP_ST_CONNECTING)
+			hp_line_error(c, ECONNRESET, "guest %" PRIu64 " was deleted", cid);
+		else
+			hp_conn_kill(c);
 		n++;
 	}
 	if (n > 0)

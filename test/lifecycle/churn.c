@@ -47,7 +47,10 @@ static const char *test_name = "churn";
 #define PROMPT_MS 3000
 /* librte_vhost 22.11 releases a closed connection when its 1 s poll returns. */
 #define ZOMBIE_MS 5000
-#define PROBE_LIMIT_MS 5000
+/* A probe to a guest whose frontend is still attaching waits for that guest: up
+ * to the attach wait (30 s); a probe never answered is what this catches. */
+#define PROBE_LIMIT_MS 35000
+#define CONNECT_MS 10000
 #define MIN_CYCLES 30
 
 enum end_mode { END_DEL_RUNNING = 0, END_CRASH, END_STOP, END_QUIT, END_NEVER_STARTED,
@@ -72,6 +75,7 @@ struct churn {
 	struct harness_flow f34, f43;
 	uint32_t next_port;
 	unsigned int streams_done, streams_bad;
+	bool renewing; /* between two pairs of streams */
 	uint64_t stream_bytes;
 
 	/* Guest 5's probes to churned CIDs. */
@@ -79,29 +83,39 @@ struct churn {
 	uint64_t probe_cid;
 	double probe_t0;
 	unsigned int probes, probes_reset, probes_connected, probes_stuck;
+	bool no_more_probes;
 	double probe_max_ms;
 	unsigned int seed;
 };
 
 /* ---- stable streams ---- */
 
+static bool churn_connect(struct churn *ch, struct emu_guest *from, struct emu_guest *to,
+			  uint32_t port, int *from_conn, int *to_conn);
+
 static void
 stream_pair(struct churn *ch, int *c3, int *c4)
 {
-	harness_pair(ch->g3, ch->g4, ch->next_port++, VSOCK_TYPE_STREAM, c3, c4);
+	if (!churn_connect(ch, ch->g3, ch->g4, ch->next_port++, c3, c4)) {
+		printf("FAIL: no stream connection between guests 3 and 4\n");
+		exit(1);
+	}
 }
 
 static void
 streams_start(struct churn *ch)
 {
-	int c3, c4;
+	int a3, a4, b3, b4;
 
-	stream_pair(ch, &c3, &c4);
-	harness_flow_init(&ch->f34, "3->4", ch->g3, c3, ch->g4, c4, 1000 + ch->streams_done,
+	/* churn_connect() runs rounds: not of these flows, which do not exist yet. */
+	ch->renewing = true;
+	stream_pair(ch, &a3, &a4);
+	stream_pair(ch, &b3, &b4);
+	harness_flow_init(&ch->f34, "3->4", ch->g3, a3, ch->g4, a4, 1000 + ch->streams_done,
 			  STREAM_BYTES);
-	stream_pair(ch, &c3, &c4);
-	harness_flow_init(&ch->f43, "4->3", ch->g4, c4, ch->g3, c3, 2000 + ch->streams_done,
+	harness_flow_init(&ch->f43, "4->3", ch->g4, b4, ch->g3, b3, 2000 + ch->streams_done,
 			  STREAM_BYTES);
+	ch->renewing = false;
 }
 
 /* One finished pair of streams: checked, closed, and a new pair. */
@@ -139,6 +153,8 @@ probe_step(struct churn *ch)
 	double ms;
 
 	if (ch->probe_conn < 0) {
+		if (ch->no_more_probes)
+			return;
 		ch->probe_cid = CHURN_FIRST_CID + (uint64_t)(rand_r(&ch->seed) % CHURN_NCIDS);
 		ch->probe_conn = emu_connect(ch->g5, ch->probe_cid, PROBE_PORT, VSOCK_TYPE_STREAM);
 		ch->probe_t0 = harness_now_ms();
@@ -173,6 +189,12 @@ probe_step(struct churn *ch)
 
 static int zombies_poll(struct churn *ch);
 
+static int
+probe_settled(struct churn *ch, void *p __attribute__((unused)))
+{
+	return ch->probe_conn < 0;
+}
+
 /* Everything that runs all the time: streams, probes, polls. */
 static int
 churn_round(struct churn *ch)
@@ -180,12 +202,14 @@ churn_round(struct churn *ch)
 	int64_t moved = 0, n;
 	int work = 0, r;
 
-	n = harness_flow_step(&ch->f34);
-	moved += n > 0 ? n : 0;
-	n = harness_flow_step(&ch->f43);
-	moved += n > 0 ? n : 0;
-	if (harness_flow_done(&ch->f34) && harness_flow_done(&ch->f43))
-		streams_renew(ch);
+	if (!ch->renewing) {
+		n = harness_flow_step(&ch->f34);
+		moved += n > 0 ? n : 0;
+		n = harness_flow_step(&ch->f43);
+		moved += n > 0 ? n : 0;
+		if (harness_flow_done(&ch->f34) && harness_flow_done(&ch->f43))
+			streams_renew(ch);
+	}
 	probe_step(ch);
 	work += emu_guest_poll(ch->g3) > 0;
 	work += emu_guest_poll(ch->g4) > 0;
@@ -213,7 +237,7 @@ churn_wait(struct churn *ch, int (*cond)(struct churn *, void *), void *arg, int
 	for (;;) {
 		int work = churn_round(ch);
 
-		if (ch->f34.error || ch->f43.error)
+		if (!ch->renewing && (ch->f34.error || ch->f43.error))
 			return false;
 		if (cond != NULL && cond(ch, arg))
 			return true;
@@ -269,13 +293,18 @@ churn_connect(struct churn *ch, struct emu_guest *from, struct emu_guest *to, ui
 		c.conn = emu_connect(from, emu_guest_cid(to), port, VSOCK_TYPE_STREAM);
 		if (c.conn < 0)
 			return false;
-		if (churn_wait(ch, conn_settled, &c, PROMPT_MS) &&
+		if (churn_wait(ch, conn_settled, &c, CONNECT_MS) &&
 		    emu_conn_state(from, c.conn) == EMU_CONN_CONNECTED && c.accepted >= 0)
 			break;
 		/* A driver that has just started may not be running in the switch yet
 		 * (it learns after acking the last vhost-user message): refused, retry. */
 		if (emu_conn_error(from, c.conn) != -ECONNREFUSED ||
-		    harness_now_ms() - t0 > PROMPT_MS) {
+		    harness_now_ms() - t0 > CONNECT_MS) {
+			printf("  %llu -> %llu:%u: state %d, error %d, accepted %d after %.0f ms\n",
+			       (unsigned long long)emu_guest_cid(from),
+			       (unsigned long long)emu_guest_cid(to), port,
+			       emu_conn_state(from, c.conn), emu_conn_error(from, c.conn),
+			       c.accepted, harness_now_ms() - t0);
 			emu_close(from, c.conn);
 			return false;
 		}
@@ -717,6 +746,12 @@ main(int argc, char **argv)
 
 	/* Guest 5's last probe, then the streams in flight, to their end. */
 	churn_wait(&ch, NULL, NULL, 200);
+	ch.no_more_probes = true;
+	churn_wait(&ch, probe_settled, NULL, PROBE_LIMIT_MS);
+	if (ch.probe_conn >= 0) {
+		ch.probes_stuck++;
+		printf("  last probe to %llu unanswered\n", (unsigned long long)ch.probe_cid);
+	}
 	CHECK(ch.probes_stuck == 0 && ch.probes > 0,
 	      "guest 5: %u probes to churned CIDs, %u reset, %u connected, %u unanswered "
 	      "(slowest %.1f ms)", ch.probes, ch.probes_reset, ch.probes_connected,

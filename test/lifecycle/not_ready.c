@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lc.h"
@@ -129,6 +130,54 @@ vs_ctl(const struct lc_switch *s)
 	      out);
 }
 
+/* GUEST-DEL of guest 4 with a host program and guest 3 connected to it: the host
+ * program reads end of file (or a reset), guest 3's connection @c3 is reset. */
+static void
+delete_connected(const struct lc_switch *s, struct emu_guest *g3, struct emu_guest *g4, int c3)
+{
+	struct emu_guest *both[2] = { g3, g4 };
+	struct conn_arg a = { .g = g3, .conn = c3 };
+	char line[128], buf[64];
+	double t0;
+	int fd, n;
+	ssize_t r;
+
+	printf("GUEST-DEL of a guest with connections\n");
+	CHECK(emu_listen(g4, 7002, VSOCK_TYPE_STREAM) == 0, "guest 4 listens on 7002");
+	fd = lc_ctl_open(s, "CONNECT 4 7002");
+	CHECK(fd >= 0, "host CONNECT 4 7002 sent");
+	if (fd < 0)
+		return;
+	t0 = harness_now_ms();
+	n = 0;
+	while (n <= 0 && harness_now_ms() - t0 < 5000) {
+		emu_poll_until(both, 2, NULL, NULL, 20);
+		n = lc_read_line(fd, line, sizeof(line), 20);
+	}
+	CHECK(n > 0 && strncmp(line, "OK ", 3) == 0, "host connected: %s", n > 0 ? line : "-");
+	emu_poll_until(both, 2, NULL, NULL, 50);
+	CHECK(emu_accept(g4, 7002) >= 0, "guest 4 accepted the host's connection");
+	ctl_expect(s, "GUEST-DEL 4", "OK");
+	emu_guest_destroy(g4);
+	t0 = harness_now_ms();
+	r = -1;
+	while (harness_now_ms() - t0 < PROMPT_MS) {
+		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN))
+			break;
+		usleep(1000);
+	}
+	CHECK(r == 0 || (r < 0 && errno == ECONNRESET),
+	      "the host program reads end of file after %.1f ms (recv %zd)",
+	      harness_now_ms() - t0, r);
+	close(fd);
+	t0 = harness_now_ms();
+	CHECK(emu_poll_until(&g3, 1, conn_closed, &a, 3000) == 0 &&
+	      emu_conn_error(g3, c3) == -ECONNRESET,
+	      "guest 3's connection to 4 is reset after %.1f ms", harness_now_ms() - t0);
+	emu_close(g3, c3);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -194,11 +243,12 @@ main(int argc, char **argv)
 	ctl_expect(&s, "GUEST-DEL 5", "OK");
 	ctl_expect(&s, "GUESTS", "OK 2");
 	vs_ctl(&s);
+	delete_connected(&s, g3, g4, c3);
+	g4 = NULL;
+	ctl_expect(&s, "GUESTS", "OK 1");
 
 	harness_check_clean(g3, "guest 3");
-	harness_check_clean(g4, "guest 4");
 	emu_guest_destroy(g3);
-	emu_guest_destroy(g4);
 	lc_stop(&s);
 	return harness_finish(test_name);
 }
