@@ -28,8 +28,6 @@ static struct vhost_port *ports[VS_MAX_GUESTS];
 static unsigned int nports;
 /* vid -> port, set on new_connection (librte_vhost's vids are < RTE_MAX_VHOST_DEVICE). */
 static struct vhost_port *by_vid[VHOST_PORT_MAX_VID];
-/* Attempts of rte_vhost_driver_unregister(), 1 ms apart. */
-#define VHOST_PORT_UNREGISTER_TRIES 1000
 
 static struct vhost_port *
 port_of_vid(int vid)
@@ -298,22 +296,19 @@ vhost_port_socket_used(const char *path)
 	return used;
 }
 
-/* Stop listening on @path; a live frontend is detached (its rings stopped). */
+/*
+ * Stop listening on @path; a live frontend is detached: librte_vhost calls
+ * destroy_device (rings stopped) on this thread, but not destroy_connection.
+ * In 22.11 (and up to 24.11) the call retries by itself while a callback runs on
+ * the socket or one of its connections (fdset_try_del() busy): never call it
+ * from a librte_vhost callback, it would wait for itself. It fails only for a
+ * path it does not know.
+ */
 static void
 unregister(const char *path)
 {
-	unsigned int i;
-
-	/* librte_vhost 22.11 spins itself while a callback runs on the socket; later
-	 * versions may answer -EBUSY while a connection is being set up: retry. */
-	for (i = 0; i < VHOST_PORT_UNREGISTER_TRIES; i++) {
-		int ret = rte_vhost_driver_unregister(path);
-
-		if (ret == 0 || (ret != -EBUSY && ret != -EAGAIN))
-			return;
-		usleep(1000);
-	}
-	VS_LOG(ERR, "%s: librte_vhost did not let go of the socket", path);
+	if (rte_vhost_driver_unregister(path) != 0)
+		VS_LOG(ERR, "%s: librte_vhost does not know the socket", path);
 }
 
 int
