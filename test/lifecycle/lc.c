@@ -274,3 +274,34 @@ lc_wait_running(const struct lc_switch *s, int n, int timeout_ms)
 		lc_sleep_ms(10);
 	}
 }
+
+int
+lc_telemetry(const struct lc_switch *s, const char *cmd, char *out, size_t size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	ssize_t n;
+	int fd, ret;
+
+	if (geteuid() == 0 || xdg == NULL)
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "/var/run/dpdk/%s/dpdk_telemetry.v2",
+			 s->h.prefix);
+	else
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dpdk/%s/dpdk_telemetry.v2", xdg,
+			 s->h.prefix);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    recv(fd, out, size - 1, 0) <= 0 || /* the greeting */
+	    send(fd, cmd, strlen(cmd), 0) != (ssize_t)strlen(cmd)) {
+		ret = -errno;
+		close(fd);
+		return ret != 0 ? ret : -EIO;
+	}
+	n = recv(fd, out, size - 1, 0);
+	ret = n < 0 ? -errno : (int)n;
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return ret;
+}

@@ -47,6 +47,9 @@ int lc_read_line(int fd, char *buf, size_t size, int timeout_ms);
 /** Wait until GUESTS shows @p n guests running; 0 or -ETIMEDOUT. */
 int lc_wait_running(const struct lc_switch *s, int n, int timeout_ms);
 
+/** One DPDK telemetry command (e.g. "/vsock/guest,3"): its JSON reply in @p out. */
+int lc_telemetry(const struct lc_switch *s, const char *cmd, char *out, size_t size);
+
 /** Socket path for a guest added at run time. */
 void lc_sock_path(const struct lc_switch *s, uint64_t cid, char *buf, size_t size);
 

@@ -217,6 +217,24 @@ main(int argc, char **argv)
 	harness_pair(g3, g4, 7001, VSOCK_TYPE_STREAM, &c3, &c4);
 	CHECK(emu_send(g3, c3, "x", 1) == 1, "a new connection to guest 4 works");
 
+	printf("telemetry\n");
+	{
+		char json[16384];
+		const char *p;
+		int n = lc_telemetry(&s, "/vsock/guest,3", json, sizeof(json));
+
+		p = n > 0 ? strstr(json, "\"numa_node\":") : NULL;
+		/* Where the kernel has no NUMA (no node0), -1 is the honest answer. */
+		CHECK(p != NULL && (p[12] != '-' || access("/sys/devices/system/node/node0", F_OK)),
+		      "/vsock/guest,3 shows the NUMA node of a running guest's memory (%.16s)",
+		      p != NULL ? p : n > 0 ? "no numa_node" : strerror(-n));
+		n = lc_telemetry(&s, "/vsock/guest,5", json, sizeof(json));
+		p = n > 0 ? strstr(json, "\"numa_node\":") : NULL;
+		CHECK(p != NULL && strncmp(p + 12, "-1", 2) == 0,
+		      "/vsock/guest,5 (no frontend): numa_node -1 (%.16s)",
+		      p != NULL ? p : "no numa_node");
+	}
+
 	printf("control commands\n");
 	ctl_expect(&s, "GUESTS", "GUEST cid=4 state=running");
 	ctl_expect(&s, "GUESTS", "GUEST cid=5 state=configured");
