@@ -15,6 +15,12 @@ Talk to guests through a vsock-switch's control socket (--control PATH).
       print the host endpoint's counters
   vs-ctl.py -s PATH conns
       list the open connections between guests and host programs
+  vs-ctl.py -s PATH guest-add cid=N,socket=PATH[,lcore=N][,uds=PATH]
+      add a guest while the switch runs (the words of --guest)
+  vs-ctl.py -s PATH guest-del CID
+      remove a guest: its connections are reset, its sockets removed
+  vs-ctl.py -s PATH guests
+      list the guests: CID, state, lcore, NUMA node of its memory, sockets
 
 PATH defaults to $VS_CONTROL. Errors come back from the switch as
 "ERR <ERRNO_NAME> <text>"; the exit status is 1 for them (2 for usage errors).
@@ -31,7 +37,7 @@ import subprocess
 import sys
 
 CHUNK = 65536
-LINE_MAX = 128
+LINE_MAX = 8192
 
 
 class CtlError(Exception):
@@ -170,15 +176,7 @@ def do_stats(args):
 def do_conns(args):
     sock = control_connect(args.socket)
     sock.sendall(b'CONNS\n')
-    data = b''
-    while True:
-        chunk = sock.recv(CHUNK)
-        if not chunk:
-            break
-        data += chunk
-    lines = data.decode('ascii', 'replace').splitlines()
-    if not lines or not lines[-1].startswith('OK'):
-        raise CtlError(lines[-1] if lines else 'no answer')
+    lines = read_all(sock)
     print('{:>10} {:>10} {:>10} {:9} {:10} {:>10} {:>10} {:5}'.format(
         'CID', 'GUEST_PORT', 'HOST_PORT', 'TYPE', 'STATE', 'BUFFERED', 'CREDIT', 'SHUT'))
     for line in lines[:-1]:
@@ -189,6 +187,56 @@ def do_conns(args):
         print('{:>10} {:>10} {:>10} {:9} {:10} {:>10} {:>10} {:5}'.format(
             f[1], f[2], f[3], f[4], f[5], kv.get('buffered', ''), kv.get('credit', ''),
             kv.get('shut', '')))
+    return 0
+
+
+def read_all(sock):
+    """Every line until the switch closes; raise unless the last one is OK."""
+    data = b''
+    while True:
+        chunk = sock.recv(CHUNK)
+        if not chunk:
+            break
+        data += chunk
+    lines = data.decode('ascii', 'replace').splitlines()
+    if not lines or not lines[-1].startswith('OK'):
+        raise CtlError(lines[-1] if lines else 'no answer')
+    return lines
+
+
+def do_guest_add(args):
+    sock = control_connect(args.socket)
+    command(sock, 'GUEST-ADD {}'.format(args.spec))
+    if args.verbose:
+        sys.stderr.write('guest added\n')
+    return 0
+
+
+def do_guest_del(args):
+    sock = control_connect(args.socket)
+    command(sock, 'GUEST-DEL {}'.format(args.cid))
+    if args.verbose:
+        sys.stderr.write('guest {} deleted\n'.format(args.cid))
+    return 0
+
+
+def do_guests(args):
+    sock = control_connect(args.socket)
+    sock.sendall(b'GUESTS\n')
+    lines = read_all(sock)
+    print('{:>10} {:18} {:>5} {:>9}  {}'.format('CID', 'STATE', 'LCORE', 'NUMA_NODE',
+                                                'SOCKET [UDS]'))
+    for line in lines[:-1]:
+        f = line.split()
+        if not f or f[0] != 'GUEST':
+            continue
+        kv = dict(x.split('=', 1) for x in f[1:] if '=' in x)
+        paths = kv.get('socket', '')
+        if 'uds' in kv:
+            paths += ' ' + kv['uds']
+        print('{:>10} {:18} {:>5} {:>9}  {}'.format(kv.get('cid', ''), kv.get('state', ''),
+                                                    kv.get('lcore', ''),
+                                                    kv.get('numa_node', ''), paths))
     return 0
 
 
@@ -225,6 +273,17 @@ def main():
 
     p = sub.add_parser('conns', help='list the open connections')
     p.set_defaults(func=do_conns)
+
+    p = sub.add_parser('guest-add', help='add a guest while the switch runs')
+    p.add_argument('spec', help='cid=N,socket=PATH[,lcore=N][,uds=PATH]')
+    p.set_defaults(func=do_guest_add)
+
+    p = sub.add_parser('guest-del', help='remove a guest')
+    p.add_argument('cid', type=int, help='guest CID')
+    p.set_defaults(func=do_guest_del)
+
+    p = sub.add_parser('guests', help='list the guests')
+    p.set_defaults(func=do_guests)
 
     args = parser.parse_args()
     if not args.socket:

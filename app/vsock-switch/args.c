@@ -25,8 +25,6 @@
 /* Room in a UNIX socket address (sun_path), terminating NUL included. */
 #define UDS_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
-static const char *const guest_keys[] = { "cid", "socket", "lcore", "uds", "client", NULL };
-
 void
 vs_args_usage(const char *prog)
 {
@@ -34,10 +32,10 @@ vs_args_usage(const char *prog)
 	       "\n"
 	       "Options:\n"
 	       "  --guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]\n"
-	       "        attach a guest: the switch listens as vhost-user backend on <path>\n"
-	       "        and gives the guest CID <N> (3 .. 4294967294). Repeatable.\n"
 	       "        client: the frontend listens on <path> (QEMU -chardev\n"
 	       "        socket,server=on) and the switch connects, and reconnects, to it\n"
+	       "        attach a guest: the switch listens as vhost-user backend on <path>\n"
+	       "        and gives the guest CID <N> (3 .. 4294967294). Repeatable.\n"
 	       "        uds=: hybrid vsock socket for host programs (\"CONNECT <port>\" on\n"
 	       "        <path> and <path>_seqpacket; the guest reaches <path>_<port>)\n"
 	       "  --control <path>      control socket for host programs (CONNECT, LISTEN)\n"
@@ -88,137 +86,44 @@ kv_u64(const char *key __rte_unused, const char *value, void *opaque)
 	return parse_u64(value, 0, UINT64_MAX, out) == 0 ? 0 : -1;
 }
 
-static int
-kv_str(const char *key __rte_unused, const char *value, void *opaque)
-{
-	char *out = opaque;
-
-	if (strlen(value) >= PATH_MAX)
-		return -1;
-	strcpy(out, value);
-	return 0;
-}
-
-/* "client", "client=yes|1|true|on" or "client=no|0|false|off". */
-static int
-kv_bool(const char *key __rte_unused, const char *value, void *opaque)
-{
-	static const char *const yes[] = { "", "1", "yes", "true", "on" };
-	static const char *const no[] = { "0", "no", "false", "off" };
-	bool *out = opaque;
-	unsigned int i;
-
-	if (value == NULL) {
-		*out = true;
-		return 0;
-	}
-	for (i = 0; i < RTE_DIM(yes); i++)
-		if (strcmp(value, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-	for (i = 0; i < RTE_DIM(no); i++)
-		if (strcmp(value, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	return -1;
-}
-
+/* "--guest <spec>": vhost_port_spec_parse() checks the spec, here only that it
+ * does not repeat another guest's CID or paths. */
 static int
 parse_guest(const char *arg, struct vs_args *a)
 {
-	struct vhost_port_conf *g;
-	struct rte_kvargs *kv;
-	uint64_t cid = 0, lcore = RTE_MAX_LCORE;
-	bool client = false;
+	struct vhost_port_spec spec;
+	char err[256];
 	unsigned int i;
-	int ret = -1;
 
 	if (a->nguests >= VS_MAX_GUESTS) {
 		fprintf(stderr, "error: more than %u guests\n", VS_MAX_GUESTS);
 		return -1;
 	}
-	g = &a->guests[a->nguests];
-	memset(g, 0, sizeof(*g));
-	a->uds[a->nguests][0] = '\0';
-	kv = rte_kvargs_parse(arg, guest_keys);
-	if (kv == NULL) {
-		fprintf(stderr, "error: --guest '%s': expected cid=<N>,socket=<path>[,lcore=<N>]"
-			"[,uds=<path>][,client]\n", arg);
+	if (vhost_port_spec_parse(arg, &spec, err, sizeof(err)) != 0) {
+		fprintf(stderr, "error: --guest '%s': %s\n", arg, err);
 		return -1;
 	}
-	if (rte_kvargs_count(kv, "cid") != 1 || rte_kvargs_count(kv, "socket") != 1) {
-		fprintf(stderr, "error: --guest '%s': needs exactly one cid= and one socket=\n",
-			arg);
-		goto out;
-	}
-	if (rte_kvargs_process(kv, "cid", kv_u64, &cid) < 0) {
-		fprintf(stderr, "error: --guest '%s': cid is not a number\n", arg);
-		goto out;
-	}
-	if (!vsock_cid_is_guest(cid)) {
-		fprintf(stderr,
-			"error: --guest '%s': CID %" PRIu64 " is reserved (0 hypervisor, 1 local, "
-			"2 host, 4294967295 any); use 3 .. 4294967294\n", arg, cid);
-		goto out;
-	}
-	if (rte_kvargs_process(kv, "socket", kv_str, g->socket) < 0 || g->socket[0] == '\0') {
-		fprintf(stderr, "error: --guest '%s': bad socket path\n", arg);
-		goto out;
-	}
-	if (rte_kvargs_count(kv, "uds") > 1 ||
-	    (rte_kvargs_count(kv, "uds") == 1 &&
-	     (rte_kvargs_process(kv, "uds", kv_str, a->uds[a->nguests]) < 0 ||
-	      a->uds[a->nguests][0] == '\0' ||
-	      strlen(a->uds[a->nguests]) + sizeof("_4294967295") > UDS_PATH_MAX))) {
-		fprintf(stderr, "error: --guest '%s': uds path empty or too long (at most %zu "
-			"bytes, to leave room for _<port>)\n", arg,
-			UDS_PATH_MAX - sizeof("_4294967295"));
-		goto out;
-	}
-	if (rte_kvargs_count(kv, "lcore") == 1 &&
-	    (rte_kvargs_process(kv, "lcore", kv_u64, &lcore) < 0 || lcore >= RTE_MAX_LCORE ||
-	     !rte_lcore_is_enabled((unsigned int)lcore))) {
-		fprintf(stderr, "error: --guest '%s': lcore is not one of the EAL's lcores\n", arg);
-		goto out;
-	}
-	if (rte_kvargs_count(kv, "client") > 1 ||
-	    (rte_kvargs_count(kv, "client") == 1 &&
-	     rte_kvargs_process(kv, "client", kv_bool, &client) < 0)) {
-		fprintf(stderr, "error: --guest '%s': client takes no value, or yes/no\n", arg);
-		goto out;
-	}
-	if (client && strlen(g->socket) >= UDS_PATH_MAX) {
-		fprintf(stderr, "error: --guest '%s': socket path longer than a UNIX socket "
-			"address allows (107 bytes)\n", arg);
-		goto out;
-	}
 	for (i = 0; i < a->nguests; i++) {
-		if (a->guests[i].cid == cid) {
+		if (a->guests[i].cid == spec.conf.cid) {
 			fprintf(stderr, "error: --guest '%s': CID %" PRIu64 " given twice\n", arg,
-				cid);
-			goto out;
+				spec.conf.cid);
+			return -1;
 		}
-		if (a->uds[a->nguests][0] != '\0' && strcmp(a->uds[i], a->uds[a->nguests]) == 0) {
+		if (spec.uds[0] != '\0' && strcmp(a->uds[i], spec.uds) == 0) {
 			fprintf(stderr, "error: --guest '%s': uds %s given twice\n", arg,
 				a->uds[i]);
-			goto out;
+			return -1;
 		}
-		if (strcmp(a->guests[i].socket, g->socket) == 0) {
+		if (strcmp(a->guests[i].socket, spec.conf.socket) == 0) {
 			fprintf(stderr, "error: --guest '%s': socket %s given twice\n", arg,
-				g->socket);
-			goto out;
+				spec.conf.socket);
+			return -1;
 		}
 	}
-	g->cid = cid;
-	g->lcore = (unsigned int)lcore;
-	g->client = client;
+	a->guests[a->nguests] = spec.conf;
+	strcpy(a->uds[a->nguests], spec.uds);
 	a->nguests++;
-	ret = 0;
-out:
-	rte_kvargs_free(kv);
-	return ret;
+	return 0;
 }
 
 static const char *const pcap_keys[] = { "cid", "snaplen", NULL };

@@ -605,14 +605,22 @@ host_port_add_guest(uint64_t cid, const char *uds)
 	char path[sizeof(sa.sun_path) + 16];
 	int ret;
 
+	uint32_t slot;
+
 	if (!hp.ready)
 		return -ENODEV;
-	if (hp.nguests >= VS_MAX_GUESTS)
+	if (hp_guest_find(cid) != NULL)
+		return -EEXIST;
+	/* A slot a deleted guest left (cid 0), or a new one. */
+	for (slot = 0; slot < hp.nguests; slot++)
+		if (hp.guests[slot].cid == 0)
+			break;
+	if (slot >= VS_MAX_GUESTS)
 		return -ENOSPC;
 	/* <uds>_4294967295 must fit, as must <uds>_seqpacket. */
 	if (strlen(uds) + 11 >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	g = &hp.guests[hp.nguests];
+	g = &hp.guests[slot];
 	memset(g, 0, sizeof(*g));
 	g->cid = cid;
 	g->lst[0].fd = -1;
@@ -625,9 +633,50 @@ host_port_add_guest(uint64_t cid, const char *uds)
 	ret = hp_listen(&g->lst[1], path, SOCK_SEQPACKET, HP_LST_HYBRID_SEQ, g);
 	if (ret < 0) {
 		hp_unlisten(&g->lst[0]);
+		g->cid = 0;
 		return ret;
 	}
-	hp.nguests++;
+	if (slot == hp.nguests)
+		hp.nguests++;
+	return 0;
+}
+
+/* Does host socket @c belong to guest @cid (or to its hybrid socket @g)? */
+static bool
+hp_conn_of_guest(const struct hp_conn *c, uint64_t cid, const struct hp_guest *g)
+{
+	if (c->state == HP_ST_LISTEN)
+		return c->listen_cid == cid;
+	return c->cid == cid || (g != NULL && c->guest == g);
+}
+
+int
+host_port_del_guest(uint64_t cid)
+{
+	struct hp_guest *g = hp_guest_find(cid);
+	struct hp_conn *c, *next;
+	unsigned int n = 0;
+
+	if (!hp.ready)
+		return -ENODEV;
+	for (c = hp.all; c != NULL; c = next) {
+		next = c->next; /* hp_conn_kill() moves c to the dead list */
+		if (!hp_conn_of_guest(c, cid, g))
+			continue;
+		if (c->proto == HP_PROTO_CONTROL && c->state == HP_ST_CONNECTING)
+			hp_line_error(c, ECONNRESET, "guest %" PRIu64 " was deleted", cid);
+		else
+			hp_conn_kill(c);
+		n++;
+	}
+	if (n > 0)
+		HP_LOG(INFO, "guest %" PRIu64 ": %u host sockets closed", cid, n);
+	if (g == NULL)
+		return -ENOENT;
+	hp_unlisten(&g->lst[0]);
+	hp_unlisten(&g->lst[1]);
+	g->cid = 0;
+	g->uds[0] = '\0';
 	return 0;
 }
 

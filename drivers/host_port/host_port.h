@@ -22,8 +22,9 @@
  *    (STREAM) or PATH_seqpacket (SEQPACKET), answered "OK <host_port>\n"; a guest
  *    connecting to CID 2 port P makes the switch connect to PATH_P;
  *  - the control socket (--control PATH): "CONNECT <cid> <port> [stream|seqpacket]",
- *    "LISTEN <port> [<cid>]" (accepted connections handed over with SCM_RIGHTS)
- *    and "STATS".
+ *    "LISTEN <port> [<cid>]" (accepted connections handed over with SCM_RIGHTS),
+ *    "STATS", and guests at run time: "GUEST-ADD <spec>", "GUEST-DEL <cid>",
+ *    "GUESTS".
  * doc/host.rst describes both protocols.
  *
  * Everything runs on one thread, the one calling host_port_poll(): no locks. The
@@ -113,6 +114,16 @@ int host_port_init(const struct host_port_conf *conf);
  *   a socket), -ENOENT/-ENOTDIR/-EACCES (directory), -ENOMEM.
  */
 int host_port_add_guest(uint64_t cid, const char *uds);
+
+/**
+ * Take guest @p cid's hybrid socket away (listeners closed, paths removed) and
+ * close every host socket of its connections (the host program reads EOF, or
+ * gets ECONNRESET), control LISTENs for that CID included. Host endpoint thread.
+ *
+ * @return 0, or -ENOENT if the guest had no hybrid socket (its connections, if
+ *   any, are closed all the same).
+ */
+int host_port_del_guest(uint64_t cid);
 
 /**
  * One round: packets from guests, socket events, data both ways, timers.

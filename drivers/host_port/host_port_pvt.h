@@ -6,6 +6,7 @@
 #define HOST_PORT_PVT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/un.h>
 
@@ -19,8 +20,13 @@
 struct rte_mbuf;
 struct rte_ring;
 
-/* Longest command line (CONNECT, LISTEN, STATS), newline included. */
-#define HP_LINE_MAX 128
+/* Longest command line, newline included: control socket (GUEST-ADD has two
+ * socket paths), and hybrid handshake. */
+#define HP_LINE_MAX 320
+#define HP_HYBRID_LINE_MAX 128
+
+/* Longest line @c may send. */
+#define HP_CONN_LINE_MAX(c) ((c)->proto == HP_PROTO_CONTROL ? HP_LINE_MAX : HP_HYBRID_LINE_MAX)
 /* Host packets per connection waiting for the switch; reading stops at half. */
 #define HP_TXQ 32
 /* Largest SEQPACKET message a host program may send. */
@@ -247,6 +253,13 @@ void hp_connected_reply(struct hp_conn *c);
 struct hp_conn *hp_listener_find(uint32_t port, uint64_t cid);
 int hp_accept_handover(struct hp_conn *lc, struct hp_conn *c);
 int hp_unix_connect(const char *path, uint16_t type, int *fd);
+
+int hp_line_send(struct hp_conn *c, const char *buf, size_t len);
+
+/* hp_guests.c: guests added and deleted from the control socket. */
+void hp_control_guest_add(struct hp_conn *c, const char *spec);
+void hp_control_guest_del(struct hp_conn *c, uint64_t cid);
+void hp_control_guests(struct hp_conn *c);
 
 /* hp_conn.c: the vsock state machine of a connection's host end. */
 void hp_guest_rx(struct rte_mbuf *m);

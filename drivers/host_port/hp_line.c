@@ -5,7 +5,8 @@
 /*
  * Command lines: the hybrid handshake ("CONNECT <port>\n" -> "OK <host_port>\n")
  * and the control socket ("CONNECT <cid> <port> [stream|seqpacket]",
- * "LISTEN <port> [<cid>]", "STATS"), and handing sockets over with SCM_RIGHTS.
+ * "LISTEN <port> [<cid>]", "STATS", "CONNS", "CAPTURE", "GUEST-ADD <spec>",
+ * "GUEST-DEL <cid>", "GUESTS"), and handing sockets over with SCM_RIGHTS.
  * doc/host.rst is the reference for both protocols.
  */
 
@@ -42,6 +43,14 @@ hp_errno_name(int err)
 	case ENOBUFS: return "ENOBUFS";
 	case ENOMEM: return "ENOMEM";
 	case EMFILE: return "EMFILE";
+	case EEXIST: return "EEXIST";
+	case ENOSPC: return "ENOSPC";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case ENOENT: return "ENOENT";
+	case ENOTDIR: return "ENOTDIR";
+	case EACCES: return "EACCES";
+	case EBUSY: return "EBUSY";
+	case ESHUTDOWN: return "ESHUTDOWN";
 	default: return "EIO";
 	}
 }
@@ -73,6 +82,12 @@ hp_send_line(int fd, const char *line, size_t len, int pass_fd)
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EAGAIN;
+}
+
+int
+hp_line_send(struct hp_conn *c, const char *buf, size_t len)
+{
+	return c->fd >= 0 ? hp_send_line(c->fd, buf, len, -1) : -EBADF;
 }
 
 void
@@ -478,6 +493,34 @@ hp_control_capture(struct hp_conn *c, char **tok, int n)
 	hp_conn_kill(c);
 }
 
+/* "GUEST-ADD cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>]" (hp_guests.c checks
+ * the spec) */
+static void
+hp_control_guest_add_line(struct hp_conn *c, char **tok, int n)
+{
+	if (n != 2) {
+		hp.st.bad_lines++;
+		hp_line_error(c, EINVAL, "usage: GUEST-ADD cid=<N>,socket=<path>[,lcore=<N>]"
+			      "[,uds=<path>]");
+		return;
+	}
+	hp_control_guest_add(c, tok[1]);
+}
+
+/* "GUEST-DEL <cid>" */
+static void
+hp_control_guest_del_line(struct hp_conn *c, char **tok, int n)
+{
+	uint64_t cid;
+
+	if (n != 2 || hp_parse_u64(tok[1], UINT64_MAX, &cid) != 0) {
+		hp.st.bad_lines++;
+		hp_line_error(c, EINVAL, "usage: GUEST-DEL <cid>");
+		return;
+	}
+	hp_control_guest_del(c, cid);
+}
+
 static void
 hp_control_line(struct hp_conn *c, char *line)
 {
@@ -499,10 +542,16 @@ hp_control_line(struct hp_conn *c, char *line)
 		hp_control_conns(c);
 	else if (strcasecmp(tok[0], "CAPTURE") == 0)
 		hp_control_capture(c, tok, n);
+	else if (strcasecmp(tok[0], "GUEST-ADD") == 0)
+		hp_control_guest_add_line(c, tok, n);
+	else if (strcasecmp(tok[0], "GUEST-DEL") == 0)
+		hp_control_guest_del_line(c, tok, n);
+	else if (strcasecmp(tok[0], "GUESTS") == 0 && n == 1)
+		hp_control_guests(c);
 	else {
 		hp.st.bad_lines++;
-		hp_line_error(c, EINVAL,
-			      "unknown command (CONNECT, LISTEN, STATS, CONNS or CAPTURE)");
+		hp_line_error(c, EINVAL, "unknown command (CONNECT, LISTEN, STATS, CONNS, CAPTURE, "
+			      "GUEST-ADD, GUEST-DEL or GUESTS)");
 	}
 }
 
@@ -570,11 +619,11 @@ hp_line_run_seq(struct hp_conn *c)
 		hp_conn_kill(c);
 		return 1;
 	}
-	nl = memchr(hp.scratch, '\n', RTE_MIN((size_t)n, (size_t)HP_LINE_MAX));
+	nl = memchr(hp.scratch, '\n', RTE_MIN((size_t)n, (size_t)HP_HYBRID_LINE_MAX));
 	if (nl != NULL) {
 		len = (uint32_t)(nl - (const char *)hp.scratch);
 		rest = (uint32_t)n - len - 1;
-	} else if (n < HP_LINE_MAX) {
+	} else if (n < HP_HYBRID_LINE_MAX) {
 		len = (uint32_t)n;
 	} else {
 		hp.st.bad_lines++;
@@ -622,7 +671,8 @@ hp_line_run(struct hp_conn *c)
 	if (c->type == VSOCK_TYPE_SEQPACKET && c->proto == HP_PROTO_HYBRID)
 		return hp_line_run_seq(c);
 	for (;;) {
-		n = recv(c->fd, c->line + c->line_len, HP_LINE_MAX - c->line_len, MSG_DONTWAIT);
+		n = recv(c->fd, c->line + c->line_len, HP_CONN_LINE_MAX(c) - c->line_len,
+			 MSG_DONTWAIT);
 		if (n < 0 && errno == EAGAIN) {
 			c->readable = false;
 			return 0;
@@ -635,10 +685,11 @@ hp_line_run(struct hp_conn *c)
 		nl = memchr(c->line, '\n', c->line_len);
 		if (nl != NULL)
 			break;
-		if (c->line_len == HP_LINE_MAX) {
+		if (c->line_len == HP_CONN_LINE_MAX(c)) {
 			hp.st.bad_lines++;
 			if (c->proto == HP_PROTO_CONTROL)
-				hp_line_error(c, EINVAL, "line longer than %d bytes", HP_LINE_MAX - 1);
+				hp_line_error(c, EINVAL, "line longer than %d bytes",
+					      HP_LINE_MAX - 1);
 			else
 				hp_conn_kill(c);
 			return 1;

@@ -3,6 +3,8 @@
  */
 
 #include <errno.h>
+#include <numaif.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +19,11 @@
 #include "vs_switch.h"
 #include "vsock_proto.h"
 
+/* librte_vhost's callbacks (its own thread) and the control plane (guests added
+ * and deleted at run time) share the tables below under vp_lock. It is never held
+ * while calling into librte_vhost's socket functions: rte_vhost_driver_unregister()
+ * waits for running callbacks, which may wait for the lock. */
+static pthread_mutex_t vp_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct vhost_port *ports[VS_MAX_GUESTS];
 static unsigned int nports;
 /* vid -> port, set on new_connection (librte_vhost's vids are < RTE_MAX_VHOST_DEVICE). */
@@ -25,9 +32,14 @@ static struct vhost_port *by_vid[VHOST_PORT_MAX_VID];
 static struct vhost_port *
 port_of_vid(int vid)
 {
+	struct vhost_port *vp;
+
 	if (vid < 0 || vid >= VHOST_PORT_MAX_VID)
 		return NULL;
-	return by_vid[vid];
+	pthread_mutex_lock(&vp_lock);
+	vp = by_vid[vid];
+	pthread_mutex_unlock(&vp_lock);
+	return vp;
 }
 
 static int
@@ -100,18 +112,22 @@ static const struct rte_vhost_user_extern_ops extern_ops = {
 	.pre_msg_handle = pre_msg,
 };
 
+static int destroy(struct vhost_port *vp);
+
 static int
 cb_new_connection(int vid)
 {
 	char path[PATH_MAX];
-	unsigned int i, n = __atomic_load_n(&nports, __ATOMIC_ACQUIRE);
+	unsigned int i;
+	int ret = -1;
 
 	/* Called from librte_vhost's threads (and from rte_vhost_driver_start() for a
-	 * client that connects at once): only ports published below n are read. */
+	 * client that connects at once): the port list is read under vp_lock. */
 	if (vid < 0 || vid >= VHOST_PORT_MAX_VID ||
 	    rte_vhost_get_ifname(vid, path, sizeof(path)) != 0)
 		return -1;
-	for (i = 0; i < n; i++) {
+	pthread_mutex_lock(&vp_lock);
+	for (i = 0; i < nports; i++) {
 		struct vhost_port *vp = ports[i];
 
 		if (strcmp(vp->conf.socket, path) != 0)
@@ -120,22 +136,24 @@ cb_new_connection(int vid)
 			VS_LOG_RL(&vp->log_rl, ERR,
 				  "guest %" PRIu64 ": second frontend on %s refused",
 				  vp->conf.cid, path);
-			return -1;
+			break;
 		}
 		vp->vid = vid;
 		by_vid[vid] = vp;
 		if (rte_vhost_extern_callback_register(vid, &extern_ops, vp) != 0) {
 			by_vid[vid] = NULL;
 			vp->vid = -1;
-			return -1;
+			break;
 		}
 		vs_port_set_connected(vp->port, true);
 		VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": %s on %s", vp->conf.cid,
 			  vp->conf.client ? "connected to the frontend" : "frontend connected",
 			  path);
-		return 0;
+		ret = 0;
+		break;
 	}
-	return -1;
+	pthread_mutex_unlock(&vp_lock);
+	return ret;
 }
 
 static void
@@ -146,14 +164,50 @@ cb_destroy_connection(int vid)
 	if (vp == NULL)
 		return;
 	vs_port_set_connected(vp->port, false);
+	pthread_mutex_lock(&vp_lock);
 	by_vid[vid] = NULL;
 	vp->vid = -1;
+	pthread_mutex_unlock(&vp_lock);
 	if (vp->conf.client)
 		VS_LOG_RL(&vp->log_rl, NOTICE, "guest %" PRIu64 ": frontend disconnected; "
 			  "connecting to %s again every second", vp->conf.cid, vp->conf.socket);
 	else
 		VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": frontend disconnected",
 			  vp->conf.cid);
+}
+
+/* NUMA node of the guest's memory: that of its largest region's first page
+ * (the kernel faults it in to answer), or -1. */
+static int
+guest_mem_node(const struct rte_vhost_memory *mem)
+{
+	const struct rte_vhost_mem_region *big = NULL;
+	uint32_t i;
+	int node = -1;
+
+	for (i = 0; i < mem->nregions; i++)
+		if (big == NULL || mem->regions[i].size > big->size)
+			big = &mem->regions[i];
+	if (big == NULL || big->host_user_addr == 0 ||
+	    get_mempolicy(&node, NULL, 0, (void *)(uintptr_t)big->host_user_addr,
+			  MPOL_F_NODE | MPOL_F_ADDR) != 0)
+		return -1;
+	return node;
+}
+
+/* Before the rings start: run the port on a worker of the guest's memory's node
+ * (unless it was given an lcore). */
+static void
+place(struct vhost_port *vp, const struct rte_vhost_memory *mem)
+{
+	unsigned int before = vs_port_lcore(vp->port), after;
+	int node = guest_mem_node(mem);
+
+	after = vs_port_place(vp->port, node, vp->conf.lcore < RTE_MAX_LCORE);
+	if (after != before)
+		VS_LOG_RL(&vp->log_rl, INFO,
+			  "guest %" PRIu64 ": memory on NUMA node %d, moved to lcore %u",
+			  vp->conf.cid, node, after);
 }
 
 static int
@@ -188,6 +242,7 @@ cb_new_device(int vid)
 		r.mem.regions[i].size = mem->regions[i].size;
 		r.mem.regions[i].hva = mem->regions[i].host_user_addr;
 	}
+	place(vp, mem);
 	free(mem);
 	for (q = 0; q < VSOCK_NUM_VQ; q++) {
 		struct rte_vhost_vring vr;
@@ -230,6 +285,45 @@ static const struct rte_vhost_device_ops device_ops = {
 	.destroy_connection = cb_destroy_connection,
 };
 
+static struct vhost_port *
+find_cid(uint64_t cid)
+{
+	unsigned int i;
+
+	for (i = 0; i < nports; i++)
+		if (ports[i]->conf.cid == cid)
+			return ports[i];
+	return NULL;
+}
+
+bool
+vhost_port_socket_used(const char *path)
+{
+	unsigned int i;
+	bool used = false;
+
+	pthread_mutex_lock(&vp_lock);
+	for (i = 0; i < nports && !used; i++)
+		used = strcmp(ports[i]->conf.socket, path) == 0;
+	pthread_mutex_unlock(&vp_lock);
+	return used;
+}
+
+/*
+ * Stop listening on @path; a live frontend is detached: librte_vhost calls
+ * destroy_device (rings stopped) on this thread, but not destroy_connection.
+ * In 22.11 (and up to 24.11) the call retries by itself while a callback runs on
+ * the socket or one of its connections (fdset_try_del() busy): never call it
+ * from a librte_vhost callback, it would wait for itself. It fails only for a
+ * path it does not know.
+ */
+static void
+unregister(const char *path)
+{
+	if (rte_vhost_driver_unregister(path) != 0)
+		VS_LOG(ERR, "%s: librte_vhost does not know the socket", path);
+}
+
 int
 vhost_port_create(const struct vhost_port_conf *conf)
 {
@@ -238,8 +332,13 @@ vhost_port_create(const struct vhost_port_conf *conf)
 	uint64_t flags = conf->client ? RTE_VHOST_USER_CLIENT : 0;
 	int ret;
 
-	if (nports >= VS_MAX_GUESTS)
-		return -ENOSPC;
+	pthread_mutex_lock(&vp_lock);
+	ret = nports >= VS_MAX_GUESTS ? -ENOSPC : find_cid(conf->cid) != NULL ? -EEXIST : 0;
+	pthread_mutex_unlock(&vp_lock);
+	if (ret == 0 && vhost_port_socket_used(path))
+		ret = -EADDRINUSE;
+	if (ret < 0)
+		return ret;
 	/* A client socket belongs to the frontend: nothing to claim. */
 	if (!conf->client) {
 		ret = vs_sockpath_claim(path);
@@ -257,6 +356,11 @@ vhost_port_create(const struct vhost_port_conf *conf)
 		free(vp);
 		return ret;
 	}
+	/* Listed before librte_vhost may call back (cb_new_connection looks here; a
+	 * client may connect inside rte_vhost_driver_start()). */
+	pthread_mutex_lock(&vp_lock);
+	ports[nports++] = vp;
+	pthread_mutex_unlock(&vp_lock);
 	if (rte_vhost_driver_register(path, flags) != 0) {
 		ret = -EINVAL;
 		goto fail;
@@ -268,11 +372,7 @@ vhost_port_create(const struct vhost_port_conf *conf)
 		ret = -EINVAL;
 		goto fail;
 	}
-	/* A client may connect inside rte_vhost_driver_start(): be findable first. */
-	ports[nports] = vp;
-	__atomic_store_n(&nports, nports + 1, __ATOMIC_RELEASE);
 	if (rte_vhost_driver_start(path) != 0) {
-		__atomic_store_n(&nports, nports - 1, __ATOMIC_RELEASE);
 		ret = -EIO;
 		goto fail;
 	}
@@ -281,9 +381,40 @@ vhost_port_create(const struct vhost_port_conf *conf)
 		       "connecting again every second", conf->cid, path);
 	return 0;
 fail:
+	destroy(vp);
+	return ret;
+}
+
+/* Take @vp out of the tables, stop librte_vhost's use of it, delete its port. */
+static int
+destroy(struct vhost_port *vp)
+{
+	unsigned int i;
+	int ret;
+
+	pthread_mutex_lock(&vp_lock);
+	for (i = 0; i < nports; i++) {
+		if (ports[i] == vp) {
+			ports[i] = ports[--nports];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vp_lock);
+	/* A frontend still attached gets destroy_device (rings stopped) but no
+	 * destroy_connection: its vid is forgotten below. */
 	if (vp->registered)
-		rte_vhost_driver_unregister(path);
-	/* The switch port stays reserved: its CID cannot be reused in this run. */
+		unregister(vp->conf.socket);
+	/* A client's socket is the frontend's. */
+	if (!vp->conf.client)
+		unlink(vp->conf.socket);
+	pthread_mutex_lock(&vp_lock);
+	for (i = 0; i < VHOST_PORT_MAX_VID; i++)
+		if (by_vid[i] == vp)
+			by_vid[i] = NULL;
+	vp->vid = -1;
+	pthread_mutex_unlock(&vp_lock);
+	ret = vs_port_del(vp->port);
+	/* -ESHUTDOWN: the switch frees the port itself; the driver data goes. */
 	free(vp);
 	return ret;
 }
@@ -291,12 +422,40 @@ fail:
 bool
 vhost_port_attached(uint64_t cid)
 {
-	unsigned int i, n = __atomic_load_n(&nports, __ATOMIC_ACQUIRE);
+	struct vhost_port *vp;
+	bool attached;
 
-	for (i = 0; i < n; i++)
-		if (ports[i]->conf.cid == cid)
-			return __atomic_load_n(&ports[i]->vid, __ATOMIC_RELAXED) >= 0;
-	return false;
+	pthread_mutex_lock(&vp_lock);
+	vp = find_cid(cid);
+	attached = vp != NULL && vp->vid >= 0;
+	pthread_mutex_unlock(&vp_lock);
+	return attached;
+}
+
+int
+vhost_port_delete(uint64_t cid)
+{
+	struct vhost_port *vp;
+
+	pthread_mutex_lock(&vp_lock);
+	vp = find_cid(cid);
+	pthread_mutex_unlock(&vp_lock);
+	if (vp == NULL)
+		return -ENOENT;
+	VS_LOG(INFO, "guest %" PRIu64 ": deleting (socket %s)", cid, vp->conf.socket);
+	return destroy(vp);
+}
+
+void
+vhost_port_foreach(void (*fn)(const struct vhost_port_conf *conf, const struct vs_port *p,
+			      void *arg), void *arg)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&vp_lock);
+	for (i = 0; i < nports; i++)
+		fn(&ports[i]->conf, ports[i]->port, arg);
+	pthread_mutex_unlock(&vp_lock);
 }
 
 void
@@ -304,14 +463,19 @@ vhost_port_destroy_all(void)
 {
 	unsigned int i;
 
+	pthread_mutex_lock(&vp_lock);
 	for (i = 0; i < nports; i++) {
 		struct vhost_port *vp = ports[i];
 
+		pthread_mutex_unlock(&vp_lock);
 		rte_vhost_driver_unregister(vp->conf.socket);
 		/* A client's socket is the frontend's. */
 		if (!vp->conf.client)
 			unlink(vp->conf.socket);
 		free(vp);
+		pthread_mutex_lock(&vp_lock);
 	}
 	nports = 0;
+	memset(by_vid, 0, sizeof(by_vid));
+	pthread_mutex_unlock(&vp_lock);
 }

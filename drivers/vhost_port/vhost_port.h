@@ -26,7 +26,10 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct vs_port;
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +57,30 @@ struct vhost_port_conf {
 	bool client;
 };
 
+/** A guest as "--guest" and the control socket's GUEST-ADD give it. */
+struct vhost_port_spec {
+	struct vhost_port_conf conf;
+	char uds[PATH_MAX]; /**< hybrid socket for host programs, "" for none */
+};
+
+/** Keys of a guest spec. */
+#define VHOST_PORT_SPEC_USAGE "cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]"
+
+/**
+ * Parse and check a guest spec (VHOST_PORT_SPEC_USAGE):
+ * a CID that is not reserved, a non-empty socket path, an uds path that leaves
+ * room for "_<port>", an lcore the EAL enabled. Does not look at other guests.
+ *
+ * @param arg
+ *   The spec.
+ * @param s
+ *   Filled on success.
+ * @param err, errlen
+ *   Why it was refused (one line, no newline), on failure.
+ * @return 0 or -EINVAL.
+ */
+int vhost_port_spec_parse(const char *arg, struct vhost_port_spec *s, char *err, size_t errlen);
+
 /**
  * Create a guest port and start listening on its socket (claimed first with
  * vs_sockpath_claim(): a live listener is -EADDRINUSE, a stale socket reused).
@@ -71,6 +98,26 @@ int vhost_port_create(const struct vhost_port_conf *conf);
  * mode: whether the switch's connection succeeded).
  */
 bool vhost_port_attached(uint64_t cid);
+
+/**
+ * Remove guest @p cid at run time: stop listening (librte_vhost unregisters the
+ * socket, removes it and detaches a live frontend, stopping its rings), then
+ * vs_port_del(): its connections are reset and the CID is free again. Call from
+ * the control plane, never from a librte_vhost callback.
+ *
+ * @return 0, -ENOENT (no such guest), or what vs_port_del() returns.
+ */
+int vhost_port_delete(uint64_t cid);
+
+/** Whether a vhost-user guest uses socket @p path. */
+bool vhost_port_socket_used(const char *path);
+
+/**
+ * Call @p fn for every guest (under the driver's lock: @p fn must not call back
+ * into this driver).
+ */
+void vhost_port_foreach(void (*fn)(const struct vhost_port_conf *conf, const struct vs_port *p,
+				   void *arg), void *arg);
 
 /** Stop listening, detach every frontend, remove the sockets. */
 void vhost_port_destroy_all(void);

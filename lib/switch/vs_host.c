@@ -39,6 +39,8 @@ vs_host_attach(void)
 	}
 	p->cid = VSOCK_CID_HOST;
 	p->index = (uint16_t)vs_sw.nports;
+	p->uid = ++vs_sw.next_uid;
+	p->numa_node = -1;
 	p->lcore = RTE_MAX_LCORE;
 	p->state = VS_PORT_RUNNING;
 	p->dp_active = true;
@@ -112,8 +114,7 @@ vs_host_send(struct rte_mbuf **m, unsigned int n)
 		}
 		if (h.op == VSOCK_OP_RW && vs_backlog_over_soft(d))
 			break;
-		pv->dst = d->index;
-		pv->src = vs_sw.host->index;
+		vs_mbuf_address(m[i], d, vs_sw.host);
 		pv->generated = 0;
 		/* Captured before the enqueue: after it the receiver may free the mbuf.
 		 * A packet refused by a full ring and sent again is captured twice. */

@@ -2,11 +2,12 @@
  * Copyright(c) 2026 The vsock-switch authors
  */
 
-/* Guest ports: creation, the CID table, and the start/stop handshake between the
- * control plane and a port's owner lcore. */
+/* Guest ports: creation and removal, the CID table, and the handshakes between
+ * the control plane and a port's owner lcore (start/stop, delete, move). */
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_malloc.h>
 
@@ -37,7 +38,7 @@ vs_port_cid(const struct vs_port *p)
 unsigned int
 vs_port_lcore(const struct vs_port *p)
 {
-	return p->lcore;
+	return vs_port_owner(p);
 }
 
 enum vs_port_state
@@ -57,24 +58,74 @@ least_loaded_worker(void)
 	return best;
 }
 
+/* A free slot of vs_sw.ports[]: the lowest one a deleted port left, or a new one. */
+static int
+free_slot(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < vs_sw.nports; i++)
+		if (vs_sw.ports[i] == NULL)
+			return (int)i;
+	return vs_sw.nports < VS_MAX_GUESTS ? (int)vs_sw.nports : -1;
+}
+
+/* Publish @p to its owner: the slot first, then the count. Control plane, locked. */
+static void
+owner_link(struct vs_lcore *lc, struct vs_port *p)
+{
+	__atomic_store_n(&lc->ports[lc->nports], p, __ATOMIC_RELEASE);
+	__atomic_store_n(&lc->nports, lc->nports + 1, __ATOMIC_RELEASE);
+}
+
+/* Take @p from its owner's array: the last port moves into its slot. A round that
+ * read the old count may meet the last port twice or @p once more: both are
+ * harmless until the grace period the callers wait for. Control plane, locked. */
+static void
+owner_unlink(struct vs_lcore *lc, struct vs_port *p)
+{
+	uint32_t i, n = lc->nports;
+
+	for (i = 0; i < n; i++)
+		if (lc->ports[i] == p)
+			break;
+	if (i == n)
+		return;
+	__atomic_store_n(&lc->ports[i], lc->ports[n - 1], __ATOMIC_RELEASE);
+	__atomic_store_n(&lc->nports, n - 1, __ATOMIC_RELEASE);
+}
+
+/* May the caller wait for the workers? Not if it is one of them. */
+static bool
+caller_is_worker(void)
+{
+	unsigned int self = rte_lcore_id();
+
+	return self < RTE_MAX_LCORE && vs_sw.lcores[self] != NULL &&
+	       __atomic_load_n(&vs_sw.lcores[self]->polling, __ATOMIC_ACQUIRE);
+}
+
 struct vs_port *
 vs_port_add(uint64_t cid, unsigned int lcore, const struct vs_port_ops *ops, void *drv)
 {
 	struct vs_lcore *lc;
 	struct vs_port *p;
 	uint32_t nb;
+	int slot, err;
 
 	if (!vsock_cid_is_guest(cid)) {
 		errno = EINVAL;
 		return NULL;
 	}
+	pthread_mutex_lock(&vs_sw.ctl_lock);
 	if (vs_port_by_cid(cid) != NULL) {
-		errno = EEXIST;
-		return NULL;
+		err = EEXIST;
+		goto fail;
 	}
-	if (vs_sw.nports >= VS_MAX_GUESTS) {
-		errno = ENOSPC;
-		return NULL;
+	slot = free_slot();
+	if (slot < 0) {
+		err = ENOSPC;
+		goto fail;
 	}
 	if (lcore >= RTE_MAX_LCORE || vs_sw.lcores[lcore] == NULL)
 		lcore = least_loaded_worker();
@@ -83,8 +134,8 @@ vs_port_add(uint64_t cid, unsigned int lcore, const struct vs_port_ops *ops, voi
 	p = rte_zmalloc_socket("vs_port", sizeof(*p), RTE_CACHE_LINE_SIZE,
 			       rte_lcore_to_socket_id(lcore));
 	if (p == NULL) {
-		errno = ENOMEM;
-		return NULL;
+		err = ENOMEM;
+		goto fail;
 	}
 	/* Room for the soft limit twice over: the hard limit (see vs_rx.c). */
 	nb = rte_align32pow2(vs_sw.conf.backlog_pkts * 2);
@@ -92,28 +143,157 @@ vs_port_add(uint64_t cid, unsigned int lcore, const struct vs_port_ops *ops, voi
 					  RTE_CACHE_LINE_SIZE, rte_lcore_to_socket_id(lcore));
 	if (p->backlog.q == NULL) {
 		rte_free(p);
-		errno = ENOMEM;
-		return NULL;
+		err = ENOMEM;
+		goto fail;
 	}
 	p->backlog.mask = nb - 1;
 	p->cid = cid;
-	p->index = (uint16_t)vs_sw.nports;
+	p->index = (uint16_t)slot;
+	p->uid = ++vs_sw.next_uid;
 	p->lcore = lcore;
 	p->ops = ops;
 	p->drv = drv;
 	p->state = VS_PORT_CONFIGURED;
+	p->numa_node = -1;
 
 	if (rte_hash_add_key_data(vs_sw.cids, &p->cid, p) < 0) {
 		rte_free(p->backlog.q);
 		rte_free(p);
-		errno = ENOSPC;
-		return NULL;
+		err = ENOSPC;
+		goto fail;
 	}
-	vs_sw.ports[vs_sw.nports++] = p;
-	/* Publish to the owner: the slot first, then the count. */
-	lc->ports[lc->nports] = p;
-	__atomic_store_n(&lc->nports, lc->nports + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&vs_sw.ports[slot], p, __ATOMIC_RELEASE);
+	if ((uint32_t)slot == vs_sw.nports)
+		__atomic_store_n(&vs_sw.nports, vs_sw.nports + 1, __ATOMIC_RELEASE);
+	owner_link(lc, p);
+	pthread_mutex_unlock(&vs_sw.ctl_lock);
 	return p;
+fail:
+	pthread_mutex_unlock(&vs_sw.ctl_lock);
+	errno = err;
+	return NULL;
+}
+
+/* Wait for @p's owner to acknowledge the deletion (or the workers to stop). */
+static int
+wait_owner_ack(struct vs_port *p)
+{
+	while (!__atomic_load_n(&p->dead, __ATOMIC_ACQUIRE)) {
+		if (vs_switch_stopping())
+			return -ESHUTDOWN;
+		usleep(100);
+	}
+	return 0;
+}
+
+int
+vs_port_del(struct vs_port *p)
+{
+	int32_t pos;
+	int ret;
+
+	if (p == NULL || p == vs_sw.host)
+		return -EINVAL;
+	if (caller_is_worker())
+		return -EDEADLK;
+	pthread_mutex_lock(&vs_sw.ctl_lock);
+	/* Rings withdrawn: no worker is inside them when this returns. */
+	vs_port_stop(p);
+	/* New lookups miss from now on; readers that found it before hold it at most
+	 * until their next quiescent state. */
+	pos = rte_hash_del_key(vs_sw.cids, &p->cid);
+	__atomic_store_n(&p->deleted, 1, __ATOMIC_RELEASE);
+	/* The owner resets its connections (peers get an RST) and drops its
+	 * backlog; nothing creates new ones: the port is not live. */
+	ret = wait_owner_ack(p);
+	if (ret < 0) {
+		pthread_mutex_unlock(&vs_sw.ctl_lock);
+		return ret;
+	}
+	owner_unlink(vs_sw.lcores[vs_port_owner(p)], p);
+	__atomic_store_n(&vs_sw.ports[p->index], NULL, __ATOMIC_RELEASE);
+	/* Workers (ports[] arrays, CID lookups, handover deliveries) and telemetry
+	 * readers are past every reference they had. Packets still in rings name the
+	 * port by slot and uid: vs_port_of() no longer finds it. */
+	rte_rcu_qsbr_synchronize(vs_sw.qsv, RTE_QSBR_THRID_INVALID);
+	if (pos >= 0)
+		rte_hash_free_key_with_position(vs_sw.cids, pos);
+	vs_backlog_clear(p);
+	pthread_mutex_unlock(&vs_sw.ctl_lock);
+	VS_LOG(INFO, "guest %" PRIu64 ": port deleted", p->cid);
+	rte_free(p->backlog.q);
+	rte_free(p);
+	return 0;
+}
+
+int
+vs_port_move(struct vs_port *p, unsigned int lcore)
+{
+	unsigned int old;
+
+	if (p == NULL || p == vs_sw.host || lcore >= RTE_MAX_LCORE || vs_sw.lcores[lcore] == NULL)
+		return -EINVAL;
+	if (caller_is_worker())
+		return -EDEADLK;
+	pthread_mutex_lock(&vs_sw.ctl_lock);
+	old = vs_port_owner(p);
+	if (old == lcore) {
+		pthread_mutex_unlock(&vs_sw.ctl_lock);
+		return 0;
+	}
+	if (vs_port_state_get(p) == VS_PORT_RUNNING) {
+		pthread_mutex_unlock(&vs_sw.ctl_lock);
+		return -EBUSY;
+	}
+	/* A stop the old owner has not followed yet: it must reset the guest's
+	 * connections in its own flow table first. */
+	while (__atomic_load_n(&p->dp_active, __ATOMIC_ACQUIRE)) {
+		if (vs_switch_stopping()) {
+			pthread_mutex_unlock(&vs_sw.ctl_lock);
+			return -ESHUTDOWN;
+		}
+		usleep(100);
+	}
+	owner_unlink(vs_sw.lcores[old], p);
+	/* The old owner is done with it; packets for it in the old owner's ring are
+	 * dropped there (vs_deliver_mbuf() checks the owner). */
+	rte_rcu_qsbr_synchronize(vs_sw.qsv, RTE_QSBR_THRID_INVALID);
+	__atomic_store_n(&p->lcore, lcore, __ATOMIC_RELEASE);
+	owner_link(vs_sw.lcores[lcore], p);
+	pthread_mutex_unlock(&vs_sw.ctl_lock);
+	VS_LOG(INFO, "guest %" PRIu64 ": moved from lcore %u to lcore %u", p->cid, old, lcore);
+	return 0;
+}
+
+void
+vs_port_numa_set(struct vs_port *p, int node)
+{
+	__atomic_store_n(&p->numa_node, node, __ATOMIC_RELAXED);
+}
+
+int
+vs_port_numa_get(const struct vs_port *p)
+{
+	return __atomic_load_n(&p->numa_node, __ATOMIC_RELAXED);
+}
+
+unsigned int
+vs_port_place(struct vs_port *p, int mem_node, bool pinned)
+{
+	unsigned int lcores[RTE_MAX_LCORE], i, cur = vs_port_owner(p), to;
+	int nodes[RTE_MAX_LCORE];
+	uint32_t load[RTE_MAX_LCORE];
+
+	vs_port_numa_set(p, mem_node);
+	for (i = 0; i < vs_sw.nworkers; i++) {
+		lcores[i] = vs_sw.workers[i];
+		nodes[i] = (int)rte_lcore_to_socket_id(lcores[i]);
+		load[i] = __atomic_load_n(&vs_sw.lcores[lcores[i]]->nports, __ATOMIC_RELAXED);
+	}
+	to = vs_numa_pick_lcore(mem_node, cur, pinned, lcores, nodes, load, vs_sw.nworkers);
+	if (to != cur && vs_port_move(p, to) != 0)
+		return cur;
+	return to;
 }
 
 void
@@ -180,8 +360,13 @@ vs_port_refresh(struct vs_lcore *lc, struct vs_port *p)
 	if (p->dp_active && (!running || gen != p->dp_gen)) {
 		vs_backlog_clear(p);
 		vs_flow_reset_port(lc, p);
-		p->dp_active = false;
+		__atomic_store_n(&p->dp_active, false, __ATOMIC_RELEASE);
 		VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": rings withdrawn", p->cid);
+	}
+	if (__atomic_load_n(&p->deleted, __ATOMIC_ACQUIRE)) {
+		/* vs_port_del() waits for this: nothing of the guest is left here. */
+		__atomic_store_n(&p->dead, 1, __ATOMIC_RELEASE);
+		return;
 	}
 	if (p->dp_active || !running || gen == p->dp_gen)
 		return;
@@ -192,7 +377,7 @@ vs_port_refresh(struct vs_lcore *lc, struct vs_port *p)
 			return;
 	}
 	p->dp_gen = gen;
-	p->dp_active = true;
+	__atomic_store_n(&p->dp_active, true, __ATOMIC_RELEASE);
 	VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": running on lcore %u", p->cid,
 		  lc->lcore_id);
 }
@@ -206,7 +391,7 @@ vs_port_stats_get(const struct vs_port *p, struct vs_port_stats *s)
 uint32_t
 vs_port_flow_count(const struct vs_port *p)
 {
-	const struct vs_flow_table *t = vs_sw.lcores[p->lcore]->flows;
+	const struct vs_flow_table *t = vs_sw.lcores[vs_port_owner(p)]->flows;
 	const struct vs_flow *f;
 	uint32_t next = 0, n = 0;
 

@@ -157,7 +157,7 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 	bool complete;
 	uint32_t done;
 
-	if (d->lcore != lc->lcore_id) {
+	if (vs_port_owner(d) != lc->lcore_id) {
 		struct rte_mbuf *m;
 
 		if (must_wait(d, h))
@@ -165,8 +165,7 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 		m = vs_mbuf_from_iov(h, iov, niov, soff);
 		if (m == NULL)
 			return VS_STALL;
-		vs_mbuf_priv(m)->dst = d->index;
-		vs_mbuf_priv(m)->src = src->index;
+		vs_mbuf_address(m, d, src);
 		if (vs_port_enqueue(d, m) != 0) {
 			rte_pktmbuf_free(m);
 			return VS_STALL;
@@ -242,16 +241,24 @@ void
 vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 {
 	struct vs_mbuf_priv *pv = vs_mbuf_priv(m);
-	struct vs_port *d = vs_sw.ports[pv->dst];
+	struct vs_port *d = vs_port_of(pv->dst, pv->dst_uid);
 	struct vs_port *src;
 	struct vsock_hdr h;
 
 	vsock_hdr_decode(pv->hdr, &h);
+	/* The port was deleted (its slot may hold a later guest now) or moved to
+	 * another lcore since the packet was queued: it is not for us any more. */
+	if (d == NULL || vs_port_owner(d) != lc->lcore_id) {
+		if (h.op == VSOCK_OP_REQUEST)
+			vs_send_rst(lc, &h, vs_port_of(pv->src, pv->src_uid));
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (pv->generated)
 		d->stats.rst_sent++;
 	if (!vs_port_live(d)) {
 		if (h.op == VSOCK_OP_REQUEST)
-			vs_send_rst(lc, &h, vs_sw.ports[pv->src]);
+			vs_send_rst(lc, &h, vs_port_of(pv->src, pv->src_uid));
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -263,7 +270,7 @@ vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	src = vs_sw.ports[pv->src];
+	src = vs_port_of(pv->src, pv->src_uid);
 	/* A failed push frees the mbuf (and pv with it). */
 	if (!backlog_push(d, m) && h.op == VSOCK_OP_REQUEST)
 		refuse_request(lc, &h, src);
@@ -298,7 +305,7 @@ vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct vs_por
 	if (to == NULL)
 		return;
 	vs_capture_hdr(&rst, NULL, 0, 0);
-	if (to->lcore == lc->lcore_id) {
+	if (vs_port_owner(to) == lc->lcore_id) {
 		to->stats.rst_sent++;
 		vs_deliver_iov(lc, to, to, &rst, NULL, 0, 0);
 		return;
@@ -308,8 +315,7 @@ vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct vs_por
 		lc->lost_rst++;
 		return;
 	}
-	vs_mbuf_priv(m)->dst = to->index;
-	vs_mbuf_priv(m)->src = to->index;
+	vs_mbuf_address(m, to, NULL);
 	vs_mbuf_priv(m)->generated = 1;
 	if (vs_port_enqueue(to, m) != 0) {
 		lc->lost_rst++;

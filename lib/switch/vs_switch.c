@@ -67,6 +67,7 @@ vs_switch_init(const struct vs_switch_conf *conf)
 
 	memset(&vs_sw, 0, sizeof(vs_sw));
 	vs_sw.host_doorbell = -1;
+	pthread_mutex_init(&vs_sw.ctl_lock, NULL);
 	vs_sw.conf = *conf;
 	vs_sw.conf.ring_size = rte_align32pow2(conf->ring_size);
 
@@ -113,6 +114,8 @@ vs_switch_fini(void)
 	vs_telemetry_fini();
 	vs_switch_capture_stop();
 	for (i = 0; i < vs_sw.nports; i++) {
+		if (vs_sw.ports[i] == NULL)
+			continue; /* deleted */
 		vs_backlog_clear(vs_sw.ports[i]);
 		rte_free(vs_sw.ports[i]->backlog.q);
 		rte_free(vs_sw.ports[i]);
@@ -139,6 +142,7 @@ vs_switch_fini(void)
 	rte_hash_free(vs_sw.cids);
 	rte_mempool_free(vs_sw.pool);
 	rte_free(vs_sw.qsv);
+	pthread_mutex_destroy(&vs_sw.ctl_lock);
 	memset(&vs_sw, 0, sizeof(vs_sw));
 	vs_sw.host_doorbell = -1;
 }
@@ -214,7 +218,8 @@ lcore_round(struct vs_lcore *lc)
 	unsigned int work = vs_handover_drain(lc);
 
 	for (i = 0; i < nports; i++) {
-		struct vs_port *p = lc->ports[i];
+		/* The control plane may move a port into this slot (vs_port_del()). */
+		struct vs_port *p = __atomic_load_n(&lc->ports[i], __ATOMIC_ACQUIRE);
 
 		vs_port_refresh(lc, p);
 		if (!p->dp_active)
@@ -236,6 +241,7 @@ vs_worker_main(void *arg __rte_unused)
 		return 0;
 	rte_rcu_qsbr_thread_register(vs_sw.qsv, lcore_id);
 	rte_rcu_qsbr_thread_online(vs_sw.qsv, lcore_id);
+	__atomic_store_n(&lc->polling, 1, __ATOMIC_RELEASE);
 	VS_LOG(INFO, "worker on lcore %u polling", lcore_id);
 	while (!vs_switch_stopping()) {
 		lc->rounds++;
@@ -245,6 +251,7 @@ vs_worker_main(void *arg __rte_unused)
 			rte_pause();
 		rte_rcu_qsbr_quiescent(vs_sw.qsv, lcore_id);
 	}
+	__atomic_store_n(&lc->polling, 0, __ATOMIC_RELEASE);
 	rte_rcu_qsbr_thread_offline(vs_sw.qsv, lcore_id);
 	rte_rcu_qsbr_thread_unregister(vs_sw.qsv, lcore_id);
 	return 0;

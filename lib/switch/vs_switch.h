@@ -149,6 +149,67 @@ void vs_switch_fini(void);
 struct vs_port *vs_port_add(uint64_t cid, unsigned int lcore, const struct vs_port_ops *ops,
 			    void *drv);
 
+/**
+ * Remove a guest port for good, while other lcores may still be sending to it.
+ *
+ * The port is stopped if it runs (as vs_port_stop()), leaves the CID table (new
+ * packets for the CID get an RST as for an unknown CID), its owner lcore resets
+ * every connection it had (peers get an RST) and drops its backlog, and it is
+ * freed once no worker and no telemetry reader can see it (RCU QSBR). Packets
+ * for it still in handover rings are dropped on delivery, also after its slot
+ * went to a new port. The CID may be added again afterwards.
+ *
+ * The driver must no longer call vs_port_start()/vs_port_stop() for @p, and
+ * must not free what ops->notify/sync_bases/info use before this returns. Control
+ * plane only: never from a worker lcore (it waits for every worker).
+ *
+ * @return 0; -EINVAL for the host port or NULL; -EDEADLK from a worker lcore;
+ *   -ESHUTDOWN if the workers stopped meanwhile (the port is then freed by
+ *   vs_switch_fini()).
+ */
+int vs_port_del(struct vs_port *p);
+
+/**
+ * Give a port that is not running to another worker lcore (NUMA placement, before
+ * vs_port_start()). Waits until the old owner let go of it.
+ *
+ * @return 0; -EINVAL if @p lcore is not a worker; -EBUSY if the port runs;
+ *   -EDEADLK from a worker lcore; -ESHUTDOWN if the workers stopped.
+ */
+int vs_port_move(struct vs_port *p, unsigned int lcore);
+
+/** Record the NUMA node of the guest's memory (-1: unknown), for telemetry. */
+void vs_port_numa_set(struct vs_port *p, int node);
+
+/** NUMA node of the guest's memory as recorded, or -1. */
+int vs_port_numa_get(const struct vs_port *p);
+
+/**
+ * Where a port should run, given where the guest's memory is (pure function).
+ *
+ * @param mem_node
+ *   NUMA node of the guest's memory, or -1 if unknown.
+ * @param cur
+ *   Current owner lcore.
+ * @param pinned
+ *   The port was given an lcore explicitly: never moved.
+ * @param lcores, nodes, load, n
+ *   Worker lcores, the node of each and how many ports each owns.
+ * @return
+ *   The least loaded worker on @p mem_node when @p cur is on another node and
+ *   such a worker exists; @p cur otherwise.
+ */
+unsigned int vs_numa_pick_lcore(int mem_node, unsigned int cur, bool pinned,
+				const unsigned int *lcores, const int *nodes,
+				const uint32_t *load, unsigned int n);
+
+/**
+ * Move a port that is not running to the best worker for @p mem_node (see
+ * vs_numa_pick_lcore(); @p pinned ports stay) and record the node.
+ * @return the owner lcore afterwards.
+ */
+unsigned int vs_port_place(struct vs_port *p, int mem_node, bool pinned);
+
 /** Find a port by CID; NULL if none. */
 struct vs_port *vs_port_lookup(uint64_t cid);
 

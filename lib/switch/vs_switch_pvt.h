@@ -6,6 +6,7 @@
 #define VS_SWITCH_PVT_H
 
 #include <errno.h>
+#include <pthread.h>
 
 #include <rte_common.h>
 #include <rte_hash.h>
@@ -35,7 +36,11 @@ struct vs_mbuf_priv {
 	uint16_t dst;
 	uint16_t src;
 	uint8_t generated; /* an RST the switch made */
-	uint8_t pad[11];
+	uint8_t pad[3];
+	/* Identity of the ports behind dst and src: an index is reused by a later
+	 * guest, a uid never (see vs_port_of()). */
+	uint32_t dst_uid;
+	uint32_t src_uid;
 };
 
 static inline struct vs_mbuf_priv *
@@ -54,9 +59,10 @@ struct vs_backlog {
 };
 
 struct vs_port {
-	/* Set once at creation. */
+	/* Set once at creation (lcore: also by vs_port_move(), read atomically). */
 	uint64_t cid;
 	uint16_t index;
+	uint32_t uid; /* never reused: tells a port from a later one in the same slot */
 	unsigned int lcore;
 	const struct vs_port_ops *ops;
 	void *drv;
@@ -65,6 +71,9 @@ struct vs_port {
 	uint32_t state; /* enum vs_port_state, atomic */
 	uint32_t gen; /* bumped by every vs_port_start(), atomic */
 	struct vs_port_rings rings; /* valid while state is RUNNING */
+	uint32_t deleted; /* vs_port_del() runs: the owner tears down and acks */
+	uint32_t dead; /* owner's ack: torn down, never looked at again */
+	int numa_node; /* of the guest's memory, -1 unknown (set by the driver) */
 
 	/* Owner lcore only. */
 	uint32_t dp_gen; /* generation whose rings are set up below */
@@ -92,6 +101,7 @@ struct vs_lcore {
 	uint64_t rounds;
 	uint64_t busy_rounds;
 	uint64_t lost_rst; /* generated RSTs with no mbuf or no ring room */
+	uint32_t polling; /* in vs_worker_main(): a QSBR reader */
 } __rte_cache_aligned;
 
 struct vs_switch {
@@ -109,6 +119,9 @@ struct vs_switch {
 	unsigned int workers[RTE_MAX_LCORE];
 	unsigned int nworkers;
 	volatile bool stop;
+	/* Control plane: one writer of the CID table and ports arrays at a time. */
+	pthread_mutex_t ctl_lock;
+	uint32_t next_uid;
 };
 
 extern struct vs_switch vs_sw;
@@ -122,11 +135,43 @@ struct vs_pkt {
 	uint8_t drop; /* enum vs_drop + 1, or 0 */
 };
 
+/* Port in slot @idx if it still is the one with @uid: packets in rings name their
+ * ports by slot, and a slot is reused once its port is deleted. */
+static inline struct vs_port *
+vs_port_of(uint16_t idx, uint32_t uid)
+{
+	struct vs_port *p;
+
+	if (idx >= VS_MAX_GUESTS)
+		return NULL;
+	p = __atomic_load_n(&vs_sw.ports[idx], __ATOMIC_ACQUIRE);
+	return p != NULL && p->uid == uid ? p : NULL;
+}
+
+/* Address an mbuf: from @src (may be NULL) to @dst. */
+static inline void
+vs_mbuf_address(struct rte_mbuf *m, const struct vs_port *dst, const struct vs_port *src)
+{
+	struct vs_mbuf_priv *pv = rte_mbuf_to_priv(m);
+
+	pv->dst = dst->index;
+	pv->dst_uid = dst->uid;
+	pv->src = src != NULL ? src->index : dst->index;
+	pv->src_uid = src != NULL ? src->uid : dst->uid;
+}
+
+/* Owner lcore of @p (vs_port_move() changes it while the port is not running). */
+static inline unsigned int
+vs_port_owner(const struct vs_port *p)
+{
+	return __atomic_load_n(&p->lcore, __ATOMIC_RELAXED);
+}
+
 /* Ring that carries packets to @p's owner. */
 static inline struct rte_ring *
 vs_port_ring(const struct vs_port *p)
 {
-	return p == vs_sw.host ? vs_sw.host_in : vs_sw.lcores[p->lcore]->in;
+	return p == vs_sw.host ? vs_sw.host_in : vs_sw.lcores[vs_port_owner(p)]->in;
 }
 
 /* Capture a packet given by its decoded header (only when a capture runs). */

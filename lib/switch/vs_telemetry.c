@@ -125,9 +125,12 @@ cmd_guests(const char *cmd __rte_unused, const char *params __rte_unused,
 
 
 	rte_tel_data_start_array(d, RTE_TEL_U64_VAL);
-	for (i = 0; i < n; i++)
-		if (vs_sw.ports[i] != vs_sw.host)
-			rte_tel_data_add_array_u64(d, vs_sw.ports[i]->cid);
+	for (i = 0; i < n; i++) {
+		const struct vs_port *p = __atomic_load_n(&vs_sw.ports[i], __ATOMIC_ACQUIRE);
+
+		if (p != NULL && p != vs_sw.host)
+			rte_tel_data_add_array_u64(d, p->cid);
+	}
 	return 0;
 }
 
@@ -184,8 +187,9 @@ cmd_guest(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	rte_tel_data_add_dict_u64(d, "cid", p->cid);
 	rte_tel_data_add_dict_string(d, "state", state < RTE_DIM(state_names) ?
 				     state_names[state] : "unknown");
-	rte_tel_data_add_dict_u64(d, "lcore", p->lcore);
-	rte_tel_data_add_dict_int(d, "lcore_numa_node", (int)rte_lcore_to_socket_id(p->lcore));
+	rte_tel_data_add_dict_u64(d, "lcore", vs_port_lcore(p));
+	rte_tel_data_add_dict_int(d, "lcore_numa_node", (int)rte_lcore_to_socket_id(vs_port_lcore(p)));
+	rte_tel_data_add_dict_int(d, "numa_node", vs_port_numa_get(p));
 	if (state == VS_PORT_RUNNING) {
 		rte_tel_data_add_dict_u64(d, "rx_ring_size", p->rings.size[VSOCK_VQ_RX]);
 		rte_tel_data_add_dict_u64(d, "tx_ring_size", p->rings.size[VSOCK_VQ_TX]);
@@ -200,9 +204,7 @@ cmd_guest(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	add_stats(d, &s);
 	rte_tel_data_add_dict_u64(d, "backlog_packets", p->backlog.tail - p->backlog.head);
 	rte_tel_data_add_dict_u64(d, "backlog_bytes", p->backlog.bytes);
-	reader_enter();
 	rte_tel_data_add_dict_u64(d, "connections", vs_port_flow_count(p));
-	reader_leave();
 	return 0;
 }
 
@@ -233,7 +235,6 @@ cmd_flows(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 		rte_tel_data_start_array(cols[c], c == COL_TYPE || c == COL_STATE ||
 					 c == COL_DIR ? RTE_TEL_STRING_VAL : RTE_TEL_U64_VAL);
 	}
-	reader_enter();
 	for (i = 0; i < vs_sw.nworkers; i++) {
 		const struct vs_lcore *lc = vs_sw.lcores[vs_sw.workers[i]];
 		const struct vs_flow *f;
@@ -260,7 +261,6 @@ cmd_flows(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 			rte_tel_data_add_array_u64(cols[COL_LCORE], lc->lcore_id);
 		}
 	}
-	reader_leave();
 	if (flows_hook != NULL) {
 		unsigned int more = flows_hook(cid, cols, VS_TEL_MAX_FLOWS - (unsigned int)shown);
 
@@ -279,23 +279,28 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	  struct rte_tel_data *d)
 {
 	struct vs_port_stats t, s;
-	uint32_t i, n = __atomic_load_n(&vs_sw.nports, __ATOMIC_ACQUIRE), running = 0;
+	uint32_t i, n = __atomic_load_n(&vs_sw.nports, __ATOMIC_ACQUIRE), running = 0, guests = 0;
 	uint64_t flows = 0, lost = 0;
 	struct vs_capture_stats cs;
 
 
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < n; i++) {
-		vs_port_stats_get(vs_sw.ports[i], &s);
+		const struct vs_port *p = __atomic_load_n(&vs_sw.ports[i], __ATOMIC_ACQUIRE);
+
+		if (p == NULL)
+			continue; /* deleted */
+		vs_port_stats_get(p, &s);
 		add_sum(&t, &s);
-		running += vs_port_running(vs_sw.ports[i]) && vs_sw.ports[i] != vs_sw.host;
+		running += vs_port_running(p) && p != vs_sw.host;
+		guests += p != vs_sw.host;
 	}
 	for (i = 0; i < vs_sw.nworkers; i++) {
 		flows += vs_flow_count(vs_sw.lcores[vs_sw.workers[i]]->flows);
 		lost += vs_sw.lcores[vs_sw.workers[i]]->lost_rst;
 	}
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "guests", n - (vs_sw.host != NULL));
+	rte_tel_data_add_dict_u64(d, "guests", guests);
 	rte_tel_data_add_dict_u64(d, "guests_running", running);
 	rte_tel_data_add_dict_u64(d, "connection_ends", flows);
 	rte_tel_data_add_dict_u64(d, "mbufs_in_use", rte_mempool_in_use_count(vs_sw.pool));
@@ -333,7 +338,7 @@ cmd_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 		uint64_t pkts = 0;
 
 		for (j = 0; j < np; j++)
-			pkts += lc->ports[j]->stats.tx_pkts;
+			pkts += __atomic_load_n(&lc->ports[j], __ATOMIC_ACQUIRE)->stats.tx_pkts;
 		rte_tel_data_add_array_u64(cols[0], lc->lcore_id);
 		rte_tel_data_add_array_u64(cols[1], np);
 		rte_tel_data_add_array_u64(cols[2], lc->rounds);
@@ -390,7 +395,8 @@ static const struct {
 };
 
 /* Every command runs whole under tel_lock, which vs_telemetry_fini() takes too:
- * none can run while the switch is set up or torn down. */
+ * none can run while the switch is set up or torn down. And whole as a QSBR
+ * reader: ports and flow entries it looks at are not freed under it (vs_port_del()). */
 static int
 dispatch(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -402,12 +408,14 @@ dispatch(const char *cmd, const char *params, struct rte_tel_data *d)
 		ret = -EAGAIN;
 		goto out;
 	}
+	reader_enter();
 	for (i = 0; i < RTE_DIM(commands); i++) {
 		if (strcmp(cmd, commands[i].name) == 0) {
 			ret = commands[i].fn(cmd, params, d);
 			break;
 		}
 	}
+	reader_leave();
 out:
 	pthread_mutex_unlock(&tel_lock);
 	return ret;

@@ -6,7 +6,8 @@
  * fuzz_hp_line: the command lines host programs send (drivers/host_port/hp_line.c):
  * the hybrid handshake "CONNECT <port>\n" on a guest's Unix socket (STREAM, or one
  * SEQPACKET message) and the control socket's "CONNECT <cid> <port> [type]",
- * "LISTEN <port> [<cid>]" and "STATS".
+ * "LISTEN <port> [<cid>]", "STATS" and the guest commands "GUEST-ADD <spec>",
+ * "GUEST-DEL <cid>", "GUESTS" (their actions are stubs: which one ran, with what).
  *
  * hp_line.c is compiled as it is; what it calls in the rest of the host endpoint
  * and the switch (hp_conn_kill, hp_conn_request, vs_guest_reachable, ...) is
@@ -55,6 +56,9 @@ static struct {
 	uint32_t port;
 	uint16_t type;
 	bool killed;
+	int guest_cmd; /* M_GUEST_ADD, M_GUEST_DEL or M_GUESTS when one was called */
+	char guest_spec[HP_LINE_MAX];
+	uint64_t guest_cid;
 } stub;
 
 int
@@ -121,6 +125,39 @@ vs_capture_stats_get(struct vs_capture_stats *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* Guests at run time (hp_guests.c): record what the parser asked for. */
+enum { STUB_GUEST_ADD = 1, STUB_GUEST_DEL, STUB_GUESTS };
+
+static void
+stub_guest_done(struct hp_conn *c, int cmd)
+{
+	FZ_ASSERT(stub.guest_cmd == 0, "two guest commands for one line");
+	stub.guest_cmd = cmd;
+	hp_line_reply(c, "OK\n");
+	hp_conn_kill(c);
+}
+
+void
+hp_control_guest_add(struct hp_conn *c, const char *spec)
+{
+	FZ_ASSERT(strlen(spec) < sizeof(stub.guest_spec), "spec longer than a line");
+	strcpy(stub.guest_spec, spec);
+	stub_guest_done(c, STUB_GUEST_ADD);
+}
+
+void
+hp_control_guest_del(struct hp_conn *c, uint64_t cid)
+{
+	stub.guest_cid = cid;
+	stub_guest_done(c, STUB_GUEST_DEL);
+}
+
+void
+hp_control_guests(struct hp_conn *c)
+{
+	stub_guest_done(c, STUB_GUESTS);
+}
+
 int
 hp_conn_set_fd(struct hp_conn *c, int fd)
 {
@@ -132,10 +169,12 @@ hp_conn_set_fd(struct hp_conn *c, int fd)
 
 /* ---- the model ---- */
 
-enum model_verdict { M_INCOMPLETE, M_BAD, M_CONNECT, M_LISTEN, M_STATS };
+enum model_verdict { M_INCOMPLETE, M_BAD, M_CONNECT, M_LISTEN, M_STATS, M_GUEST_ADD,
+		     M_GUEST_DEL, M_GUESTS };
 
 struct model {
 	enum model_verdict v;
+	char spec[HP_LINE_MAX];
 	uint64_t cid;
 	uint32_t port;
 	uint16_t type;
@@ -236,6 +275,15 @@ model_line(char *line, size_t len, bool control, struct model *m)
 		m->cid = b;
 	} else if (strcasecmp(tok[0], "STATS") == 0 && n == 1) {
 		m->v = M_STATS;
+	} else if (strcasecmp(tok[0], "GUEST-ADD") == 0 && n == 2) {
+		m->v = M_GUEST_ADD;
+		strcpy(m->spec, tok[1]);
+	} else if (strcasecmp(tok[0], "GUEST-DEL") == 0 && n == 2 &&
+		   number(tok[1], UINT64_MAX, &a)) {
+		m->v = M_GUEST_DEL;
+		m->cid = a;
+	} else if (strcasecmp(tok[0], "GUESTS") == 0 && n == 1) {
+		m->v = M_GUESTS;
 	}
 }
 
@@ -245,15 +293,16 @@ model(const uint8_t *s, size_t n, bool seq_msg, bool control, struct model *m)
 {
 	char line[HP_LINE_MAX + 1];
 	const uint8_t *nl;
-	size_t look = n < HP_LINE_MAX ? n : HP_LINE_MAX;
+	size_t max = control ? HP_LINE_MAX : HP_HYBRID_LINE_MAX;
+	size_t look = n < max ? n : max;
 
 	memset(m, 0, sizeof(*m));
 	nl = memchr(s, '\n', look);
 	if (nl != NULL) {
 		m->line_end = (size_t)(nl - s);
-	} else if (seq_msg && n < HP_LINE_MAX) {
+	} else if (seq_msg && n < max) {
 		m->line_end = n; /* the whole message is the line */
-	} else if (!seq_msg && n < HP_LINE_MAX) {
+	} else if (!seq_msg && n < max) {
 		m->v = M_INCOMPLETE;
 		return;
 	} else {
@@ -360,9 +409,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(!stub.requested, "a request before the line ended");
 		FZ_ASSERT(c.state == HP_ST_LINE || fed_eof, "connection closed on an unfinished line");
 		break;
+	case M_GUEST_ADD:
+	case M_GUEST_DEL:
+	case M_GUESTS:
+		FZ_ASSERT(!stub.requested && c.state == HP_ST_DEAD, "guest command left it open");
+		FZ_ASSERT(stub.guest_cmd == (int)(m.v - M_GUEST_ADD) + STUB_GUEST_ADD,
+			  "guest command %d, the line says %d", stub.guest_cmd, m.v);
+		FZ_ASSERT(m.v != M_GUEST_ADD || strcmp(stub.guest_spec, m.spec) == 0,
+			  "GUEST-ADD spec '%s', the line says '%s'", stub.guest_spec, m.spec);
+		FZ_ASSERT(m.v != M_GUEST_DEL || stub.guest_cid == m.cid,
+			  "GUEST-DEL %llu, the line says %llu",
+			  (unsigned long long)stub.guest_cid, (unsigned long long)m.cid);
+		check_reply(sv[1]);
+		break;
 	case M_BAD:
 		FZ_ASSERT(!stub.requested && c.state == HP_ST_DEAD,
 			  "bad line accepted (requested %d, state %d)", stub.requested, c.state);
+		FZ_ASSERT(stub.guest_cmd == 0, "bad line ran guest command %d", stub.guest_cmd);
 		if (control)
 			check_reply(sv[1]);
 		break;

@@ -68,6 +68,17 @@ def hp_line_seeds():
     put('fuzz_hp_line', 'ctl-words', bytes([ctl]) + chunks(b'CONNECT 1 2 3 4 5 6\n'))
     put('fuzz_hp_line', 'ctl-nul', bytes([ctl]) + chunks(b'CONNECT 3\x00 1\n'))
     put('fuzz_hp_line', 'ctl-fail', bytes([ctl | 0x20]) + chunks(b'CONNECT 3 1\n'))
+    put('fuzz_hp_line', 'ctl-guest-add', bytes([ctl]) +
+        chunks(b'GUEST-ADD cid=7,socket=/run/g7.sock,uds=/run/h7,lcore=1\n'))
+    put('fuzz_hp_line', 'ctl-guest-add-split', bytes([ctl]) +
+        chunks(b'guest-add cid=', b'8,socket=/tmp/' + b'x' * 100, b'.sock\r\n'))
+    put('fuzz_hp_line', 'ctl-guest-add-words', bytes([ctl]) + chunks(b'GUEST-ADD cid=7 socket=/x\n'))
+    put('fuzz_hp_line', 'ctl-guest-add-long', bytes([ctl]) +
+        chunks(b'GUEST-ADD cid=9,socket=' + b'/a' * 100, b'/a' * 100, b'\n'))
+    put('fuzz_hp_line', 'ctl-guest-del', bytes([ctl]) + chunks(b'GUEST-DEL 4294967294\n'))
+    put('fuzz_hp_line', 'ctl-guest-del-bad', bytes([ctl]) + chunks(b'GUEST-DEL -3\n'))
+    put('fuzz_hp_line', 'ctl-guests', bytes([ctl]) + chunks(b'GUESTS\n'))
+    put('fuzz_hp_line', 'ctl-guests-extra', bytes([ctl]) + chunks(b'GUESTS all\n'))
 
 
 def virtq_seeds():
