@@ -30,18 +30,25 @@ vs_backlog_over_soft(const struct vs_port *d)
 	       d->backlog.bytes >= vs_sw.conf.backlog_bytes;
 }
 
+/* Queue @m (from @src) for @d. Hard limits: the array (twice the soft limit in
+ * packets) for every packet, VS_BACKLOG_HARD_FACTOR times the soft limit in bytes
+ * for data from a guest (the host endpoint holds back at the soft limit itself,
+ * vs_host_send()). */
 static bool
-backlog_push(struct vs_port *d, struct rte_mbuf *m)
+backlog_push(struct vs_port *d, struct rte_mbuf *m, const struct vs_port *src)
 {
 	struct vs_backlog *b = &d->backlog;
+	uint32_t bytes = m->pkt_len - vs_mbuf_priv(m)->off;
 
-	if (backlog_len(b) > b->mask) {
+	if (backlog_len(b) > b->mask ||
+	    (bytes > 0 && src != vs_sw.host && (uint64_t)b->bytes + bytes >
+	     (uint64_t)vs_sw.conf.backlog_bytes * VS_BACKLOG_HARD_FACTOR)) {
 		d->stats.drops[VS_DROP_BACKLOG_FULL]++;
 		rte_pktmbuf_free(m);
 		return false;
 	}
 	b->q[b->tail++ & b->mask] = m;
-	b->bytes += m->pkt_len - vs_mbuf_priv(m)->off;
+	b->bytes += bytes;
 	return true;
 }
 
@@ -108,8 +115,8 @@ vs_rx_write(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
 /* Queue what is left of a packet (from @done on) in @d's backlog. False if it
  * was dropped (no mbuf, or past the hard limit; counted). */
 static bool
-backlog_rest(struct vs_port *d, const struct vsock_hdr *h, const struct virtq_iov *iov,
-	     unsigned int niov, uint32_t soff, uint32_t done)
+backlog_rest(struct vs_port *d, const struct vs_port *src, const struct vsock_hdr *h,
+	     const struct virtq_iov *iov, unsigned int niov, uint32_t soff, uint32_t done)
 {
 	struct vsock_hdr rest = *h;
 	struct rte_mbuf *m;
@@ -121,15 +128,33 @@ backlog_rest(struct vs_port *d, const struct vsock_hdr *h, const struct virtq_io
 		d->stats.drops[VS_DROP_NO_MBUF]++;
 		return false;
 	}
-	return backlog_push(d, m);
+	return backlog_push(d, m, src);
 }
 
-/* Data and new connections wait in the sender's queue while @d's backlog is over
- * its soft limit; replies and resets still pass (the spec's deadlock rule). */
+static void refuse_request(struct vs_lcore *lc, const struct vsock_hdr *h, struct vs_port *src);
+
+/* New connections wait in the sender's queue while @d's backlog is over its soft
+ * limit; replies and resets still pass (the spec's deadlock rule). Data never
+ * waits: vs_tx.c let it through within the credit @d granted, so what one
+ * connection can have queued is bounded by that credit, and a receiver that stops
+ * taking packets does not stop its senders' other connections. Data that does
+ * not fit under the hard limit resets its connection (vs_conn_reset_rx()). */
 static inline bool
 must_wait(const struct vs_port *d, const struct vsock_hdr *h)
 {
-	return (h->op == VSOCK_OP_RW || h->op == VSOCK_OP_REQUEST) && vs_backlog_over_soft(d);
+	return h->op == VSOCK_OP_REQUEST && vs_backlog_over_soft(d);
+}
+
+/* What could not be queued for @d: a REQUEST is refused, data resets its
+ * connection (a stream must not lose bytes silently). */
+static void
+not_queued(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
+	   struct vs_port *src)
+{
+	if (h->op == VSOCK_OP_REQUEST)
+		refuse_request(lc, h, src);
+	else if (h->op == VSOCK_OP_RW)
+		vs_conn_reset_rx(lc, d, h, src);
 }
 
 /* A REQUEST that could not be queued: forget the receiver's end, answer RST. */
@@ -145,7 +170,7 @@ refuse_request(struct vs_lcore *lc, const struct vsock_hdr *h, struct vs_port *s
 	struct vs_flow *f = vs_flow_lookup(lc->flows, &k);
 
 	if (f != NULL)
-		vs_flow_del(lc->flows, f);
+		vs_end_del(lc, NULL, f);
 	vs_send_rst(lc, h, src);
 }
 
@@ -184,16 +209,15 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 			return VS_STALL;
 		if (!vs_flow_ingress(lc, d, h))
 			return VS_DELIVERED;
-		if (!backlog_rest(d, h, iov, niov, soff, 0) && h->op == VSOCK_OP_REQUEST)
-			refuse_request(lc, h, src);
+		if (!backlog_rest(d, src, h, iov, niov, soff, 0))
+			not_queued(lc, d, h, src);
 		return VS_DELIVERED;
 	}
 	if (!vs_flow_ingress(lc, d, h))
 		return VS_DELIVERED;
 	done = vs_rx_write(lc, d, h, iov, niov, soff, &complete);
-	if (!complete && !backlog_rest(d, h, iov, niov, soff, done) &&
-	    h->op == VSOCK_OP_REQUEST)
-		refuse_request(lc, h, src);
+	if (!complete && !backlog_rest(d, src, h, iov, niov, soff, done))
+		not_queued(lc, d, h, src);
 	return VS_DELIVERED;
 }
 
@@ -265,8 +289,8 @@ vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 	}
 	src = vs_sw.ports[pv->src];
 	/* A failed push frees the mbuf (and pv with it). */
-	if (!backlog_push(d, m) && h.op == VSOCK_OP_REQUEST)
-		refuse_request(lc, &h, src);
+	if (!backlog_push(d, m, src))
+		not_queued(lc, d, &h, src);
 }
 
 unsigned int

@@ -23,9 +23,20 @@
  *     ring stopped behind the data for that receiver once the backlog passes
  *     its soft limit: its connections to everybody else stop too.
  *     Expected: the sender's other connection keeps flowing.
+ *  4. Connection limit (--max-conns 8). Guest 3 opens 8 connections to guest 4:
+ *     both are at their limit. A 9th REQUEST from guest 3 gets an RST, and so
+ *     does a REQUEST from guest 5 towards guest 4; closing one connection makes
+ *     room again; guests 5 and 6 are not affected.
+ *  5. Handshake timeout (--handshake-timeout 300). Guest 5 sends REQUESTs to
+ *     guest 6, which never answers (not polled): both ends of each are reset
+ *     once the timeout passes, and guest 5 gets an RST for each.
+ *  6. Linger timeout (--linger-timeout 300). Guest 5 shuts a connection to
+ *     guest 6 down both ways and guest 6 never answers with the RST: both ends
+ *     are reset once the timeout passes.
  *
- * These are the per-guest limits issue 7 asks for (connections per guest,
- * backlog per guest, handshake timeouts); doc/security.rst lists the fixes.
+ * Fixed by: per-guest connection limit, handshake and linger timeouts (1, 4-6),
+ * credit enforcement and data that never waits for a receiver's backlog (2, 3);
+ * doc/security.rst states the limits and bounds.
  */
 
 #include <errno.h>
@@ -199,6 +210,15 @@ beyond_credit(void)
 	m = tel_u64(&h, "/vsock/stats", "mbufs_in_use");
 	printf("  (%llu RW of 64 KiB poured; mbufs in use %lld; guest 4 backlog %lld bytes)\n",
 	       (unsigned long long)f.sent, (long long)m, (long long)g_stat(4, "backlog_bytes"));
+	CHECK(g_stat(5, "drop_credit_violation") == 1, "the first RW beyond credit reset the "
+	      "connection (credit_violation %lld), the rest found none (no_connection %lld)",
+	      (long long)g_stat(5, "drop_credit_violation"),
+	      (long long)g_stat(5, "drop_no_connection"));
+	CHECK(emu_conn_state(gs[1], c4) == EMU_CONN_CLOSED &&
+	      emu_conn_error(gs[1], c4) == -ECONNRESET,
+	      "guest 4's end got the RST (state %d, error %d)", emu_conn_state(gs[1], c4),
+	      emu_conn_error(gs[1], c4));
+	CHECK(g_stat(4, "backlog_bytes") <= 262144, "guest 4's backlog stays within the credit");
 	stop();
 }
 
@@ -227,6 +247,158 @@ stuck_big_receiver(void)
 	printf("  (guest 6 backlog: %lld packets, %lld bytes; guest 3 stalls %lld)\n",
 	       (long long)g_stat(6, "backlog_packets"), (long long)g_stat(6, "backlog_bytes"),
 	       (long long)g_stat(3, "backpressure_stalls"));
+	CHECK(g_stat(6, "backlog_bytes") <= 4 * MB, "guest 6's backlog stays under its hard "
+	      "limit (4 x --backlog-bytes): %lld bytes", (long long)g_stat(6, "backlog_bytes"));
+	CHECK(tel_u64(&h, "/vsock/stats", "mbufs_in_use") <= 2048 + 1024 + 64,
+	      "switch mbufs bounded: %lld", (long long)tel_u64(&h, "/vsock/stats", "mbufs_in_use"));
+	stop();
+}
+
+/* ---- 4 ---- */
+
+static int
+connect_wait(struct emu_guest *g, uint64_t cid, uint32_t port)
+{
+	int c = emu_connect(g, cid, port, VSOCK_TYPE_STREAM);
+	double t0 = harness_now_ms();
+
+	while (c >= 0 && emu_conn_state(g, c) == EMU_CONN_CONNECTING &&
+	       harness_now_ms() - t0 < 10000)
+		poll_ms(gs, 4, 5);
+	return c;
+}
+
+static void
+conn_limit(void)
+{
+	static const char *const opts[] = { "--max-conns", "8", NULL };
+	int c3[8], c, c5, i, n = 0;
+	struct pair p;
+
+	printf("4. --max-conns 8: guest 3 opens 8 connections to guest 4\n");
+	start(0, opts);
+	emu_listen(gs[1], 7500, VSOCK_TYPE_STREAM);
+	emu_listen(gs[3], 7501, VSOCK_TYPE_STREAM);
+	for (i = 0; i < 8; i++) {
+		c3[i] = connect_wait(gs[0], 4, 7500);
+		n += c3[i] >= 0 && emu_conn_state(gs[0], c3[i]) == EMU_CONN_CONNECTED;
+	}
+	CHECK(n == 8, "8 connections up (%d)", n);
+	CHECK(g_stat(3, "connections") == 8 && g_stat(4, "connections") == 8,
+	      "both guests count 8 (%lld, %lld)", (long long)g_stat(3, "connections"),
+	      (long long)g_stat(4, "connections"));
+	c = connect_wait(gs[0], 6, 7501);
+	CHECK(c >= 0 && emu_conn_state(gs[0], c) == EMU_CONN_CLOSED &&
+	      emu_conn_error(gs[0], c) == -ECONNREFUSED,
+	      "a 9th from guest 3 (to guest 6) is refused (state %d, error %d)",
+	      emu_conn_state(gs[0], c), emu_conn_error(gs[0], c));
+	c5 = connect_wait(gs[2], 4, 7500);
+	CHECK(c5 >= 0 && emu_conn_state(gs[2], c5) == EMU_CONN_CLOSED &&
+	      emu_conn_error(gs[2], c5) == -ECONNREFUSED,
+	      "guest 5 -> guest 4 (at its limit) is refused (state %d, error %d)",
+	      emu_conn_state(gs[2], c5), emu_conn_error(gs[2], c5));
+	CHECK(g_stat(3, "drop_connection_limit") + g_stat(5, "drop_connection_limit") +
+	      g_stat(4, "drop_connection_limit") + g_stat(6, "drop_connection_limit") == 2,
+	      "two connection_limit drops counted");
+	emu_close(gs[0], c);
+	emu_close(gs[2], c5);
+
+	/* Guests 5 and 6 are not affected. */
+	pair_stall_ms = 5000;
+	pair_open(&p, gs[2], gs[3], 7502);
+	CHECK(pair_run(&p, "guest 5 -> guest 6", 1 * MB, NULL, NULL, NULL, 0) > 0,
+	      "guest 5 -> guest 6 works");
+
+	/* One connection fewer: room for one more. */
+	emu_close(gs[0], c3[0]);
+	while ((i = emu_accept(gs[1], 7500)) >= 0)
+		emu_close(gs[1], i);
+	poll_ms(gs, 4, 300);
+	c = connect_wait(gs[0], 6, 7501);
+	CHECK(c >= 0 && emu_conn_state(gs[0], c) == EMU_CONN_CONNECTED,
+	      "after closing one, guest 3 connects again (state %d, error %d)",
+	      emu_conn_state(gs[0], c), emu_conn_error(gs[0], c));
+	stop();
+}
+
+/* ---- 5, 6 ---- */
+
+static void
+wait_ends(int64_t target, int ms)
+{
+	double t0 = harness_now_ms();
+
+	while (tel_u64(&h, "/vsock/stats", "connection_ends") > target &&
+	       harness_now_ms() - t0 < ms)
+		poll_ms(gs, 3, 50);
+}
+
+static void
+handshake_timeout(void)
+{
+	static const char *const opts[] = { "--handshake-timeout", "300", NULL };
+	struct vsock_hdr rq = { .src_cid = 5, .dst_cid = 6, .dst_port = 7600,
+		.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_REQUEST, .buf_alloc = 65536 };
+	int64_t c0, c1, rst0;
+	uint32_t i;
+
+	printf("5. --handshake-timeout 300: guest 5 sends 10 REQUESTs to guest 6, "
+	       "which never answers\n");
+	start(0, opts);
+	c0 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	rst0 = g_stat(5, "rst_sent");
+	for (i = 0; i < 10; i++) {
+		rq.src_port = 50000 + i;
+		CHECK(emu_send_raw(gs[2], &rq, NULL, 0) == 0, "REQUEST %u sent", i);
+	}
+	poll_ms(gs, 3, 50);
+	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	CHECK(c1 - c0 == 20, "both ends of each are tracked (%lld -> %lld)", (long long)c0,
+	      (long long)c1);
+	wait_ends(c0, 10000);
+	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	CHECK(c1 == c0, "after the timeout every end is gone (%lld)", (long long)c1);
+	/* The first end of a connection to expire takes the other with its RST. */
+	CHECK(g_stat(5, "connections_expired") + g_stat(6, "connections_expired") >= 10,
+	      "each connection expired (%lld + %lld ends)",
+	      (long long)g_stat(5, "connections_expired"),
+	      (long long)g_stat(6, "connections_expired"));
+	CHECK(g_stat(5, "rst_sent") - rst0 >= 10, "guest 5 got an RST for each (%lld)",
+	      (long long)(g_stat(5, "rst_sent") - rst0));
+	stop();
+}
+
+static void
+linger_timeout(void)
+{
+	static const char *const opts[] = { "--linger-timeout", "300", NULL };
+	struct emu_conn_info i5;
+	struct vsock_hdr sd;
+	int64_t c0, c1;
+	int c5, c6;
+
+	printf("6. --linger-timeout 300: guest 5 shuts down both ways, guest 6 never "
+	       "answers\n");
+	start(0, opts);
+	c0 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	harness_pair(gs[2], gs[3], 7700, VSOCK_TYPE_STREAM, &c5, &c6);
+	emu_conn_info(gs[2], c5, &i5);
+	sd = (struct vsock_hdr){ .src_cid = 5, .dst_cid = 6, .src_port = i5.local_port,
+		.dst_port = 7700, .type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_SHUTDOWN,
+		.flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, .buf_alloc = 65536 };
+	/* Guest 6 is not polled from here on: nobody answers the SHUTDOWN. */
+	CHECK(emu_send_raw(gs[2], &sd, NULL, 0) == 0, "SHUTDOWN sent");
+	poll_ms(gs, 3, 50);
+	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	CHECK(c1 - c0 == 2, "the connection's two ends are there (%lld -> %lld)",
+	      (long long)c0, (long long)c1);
+	wait_ends(c0, 10000);
+	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	CHECK(c1 == c0, "after the linger timeout both ends are gone (%lld)", (long long)c1);
+	CHECK(g_stat(5, "connections_expired") == 1, "guest 5's end expired (%lld)",
+	      (long long)g_stat(5, "connections_expired"));
+	CHECK(emu_conn_state(gs[2], c5) == EMU_CONN_CLOSED, "guest 5 got the RST (state %d)",
+	      emu_conn_state(gs[2], c5));
 	stop();
 }
 
@@ -247,5 +419,11 @@ main(int argc, char **argv)
 		beyond_credit();
 	if (only == NULL || strchr(only, '3') != NULL)
 		stuck_big_receiver();
+	if (only == NULL || strchr(only, '4') != NULL)
+		conn_limit();
+	if (only == NULL || strchr(only, '5') != NULL)
+		handshake_timeout();
+	if (only == NULL || strchr(only, '6') != NULL)
+		linger_timeout();
 	return harness_finish(test_name);
 }
