@@ -25,7 +25,8 @@ vs_end_count(struct vs_port *p, struct vs_flow *f)
 {
 	if (!f->counted) {
 		f->counted = 1;
-		p->conns++;
+		/* Other lcores read it (vs_conn_limit_reached() at their egress). */
+		__atomic_store_n(&p->conns, p->conns + 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -37,7 +38,7 @@ vs_end_del(struct vs_lcore *lc, struct vs_port *p, struct vs_flow *f)
 		if (p == NULL)
 			p = vs_port_by_cid(f->key.local_cid);
 		if (p != NULL && p->conns > 0)
-			p->conns--;
+			__atomic_store_n(&p->conns, p->conns - 1, __ATOMIC_RELAXED);
 		f->counted = 0;
 	}
 	vs_flow_del(lc->flows, f);
@@ -155,7 +156,7 @@ vs_flow_reset_port(struct vs_lcore *lc, struct vs_port *p)
 		vs_end_del(lc, p, f);
 		n++;
 	}
-	p->conns = 0;
+	__atomic_store_n(&p->conns, 0, __ATOMIC_RELAXED);
 	if (n > 0)
 		VS_LOG(INFO, "guest %" PRIu64 ": %u connections reset", p->cid, n);
 }

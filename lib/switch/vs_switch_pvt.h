@@ -228,7 +228,7 @@ void vs_flow_sweep(struct vs_lcore *lc);
 static inline bool
 vs_conn_limit_reached(const struct vs_port *p)
 {
-	return p->conns >= vs_sw.conf.max_conns;
+	return __atomic_load_n(&p->conns, __ATOMIC_RELAXED) >= vs_sw.conf.max_conns;
 }
 
 /* vs_mbuf.c */

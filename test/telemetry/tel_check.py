@@ -304,6 +304,19 @@ def check_flows(r, g, facts, docs):
             check(x['tx_packets'] >= 1 + (x['tx_bytes'] > 0),
                   "{}:{} tx_packets {} counts the REQUEST and the data"
                   .format(x['local_cid'], x['local_port'], x['tx_packets']))
+    # The credit view: each end's grant is what the other end was granted.
+    by_key = {(x['local_cid'], x['local_port']): x for x in got}
+    for x in got:
+        peer = by_key.get((x['peer_cid'], x['peer_port']))
+        check(x['buf_alloc'] > 0 and peer is not None and
+              peer['peer_buf_alloc'] == x['buf_alloc'],
+              "{}:{} buf_alloc {} = its peer's peer_buf_alloc"
+              .format(x['local_cid'], x['local_port'], x['buf_alloc']))
+        check(x['in_flight'] <= x['peer_buf_alloc'] and
+              x['in_flight'] <= x['tx_bytes'],
+              "{}:{} in_flight {} within the credit it got ({})"
+              .format(x['local_cid'], x['local_port'], x['in_flight'],
+                      x['peer_buf_alloc']))
     check_documented(docs, '/vsock/flows', fl)
     for c in (3, 4):
         fc = r['/vsock/flows,{}'.format(c)]
