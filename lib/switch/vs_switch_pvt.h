@@ -72,6 +72,7 @@ struct vs_port {
 	struct virtq vq[VSOCK_NUM_VQ];
 	struct vs_backlog backlog;
 	uint32_t conns; /* ends counted against conf.max_conns (vs_flow.counted) */
+	struct vs_flow *in_last; /* end the last delivery to this port found (a hint) */
 	struct vs_port_stats stats;
 } __rte_cache_aligned;
 

@@ -375,7 +375,7 @@ linger_timeout(void)
 	struct emu_conn_info i5;
 	struct vsock_hdr sd;
 	int64_t c0, c1;
-	int c5, c6;
+	int c5, c6, i;
 
 	printf("6. --linger-timeout 300: guest 5 shuts down both ways, guest 6 never "
 	       "answers\n");
@@ -397,6 +397,8 @@ linger_timeout(void)
 	CHECK(c1 == c0, "after the linger timeout both ends are gone (%lld)", (long long)c1);
 	CHECK(g_stat(5, "connections_expired") == 1, "guest 5's end expired (%lld)",
 	      (long long)g_stat(5, "connections_expired"));
+	for (i = 0; i < 100 && emu_conn_state(gs[2], c5) != EMU_CONN_CLOSED; i++)
+		poll_ms(gs, 3, 20);
 	CHECK(emu_conn_state(gs[2], c5) == EMU_CONN_CLOSED, "guest 5 got the RST (state %d)",
 	      emu_conn_state(gs[2], c5));
 	stop();
