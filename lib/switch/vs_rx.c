@@ -6,6 +6,8 @@
  * the backlog, or from another lcore's handover ring. Runs on the receiving
  * guest's owner lcore only. */
 
+#include <rte_cycles.h>
+
 #include "vs_switch_pvt.h"
 
 #define VS_HANDOVER_BURST 32
@@ -47,6 +49,8 @@ backlog_push(struct vs_port *d, struct rte_mbuf *m, const struct vs_port *src)
 		rte_pktmbuf_free(m);
 		return false;
 	}
+	if (backlog_empty(b))
+		__atomic_store_n(&d->rx_progress, rte_rdtsc(), __ATOMIC_RELAXED);
 	b->q[b->tail++ & b->mask] = m;
 	b->bytes += bytes;
 	return true;
@@ -133,16 +137,47 @@ backlog_rest(struct vs_port *d, const struct vs_port *src, const struct vsock_hd
 
 static void refuse_request(struct vs_lcore *lc, const struct vsock_hdr *h, struct vs_port *src);
 
+enum vs_gate {
+	VS_GATE_GO = 0,
+	VS_GATE_WAIT, /* leave it in the sender's tx ring */
+	VS_GATE_REFUSE, /* answer RST */
+};
+
 /* New connections wait in the sender's queue while @d's backlog is over its soft
- * limit; replies and resets still pass (the spec's deadlock rule). Data never
- * waits: vs_tx.c let it through within the credit @d granted, so what one
+ * limit, or are refused once @d looks stuck (its backlog did not move for
+ * VS_STUCK_MS); replies and resets still pass (the spec's deadlock rule). Data
+ * never waits: vs_tx.c let it through within the credit @d granted, so what one
  * connection can have queued is bounded by that credit, and a receiver that stops
  * taking packets does not stop its senders' other connections. Data that does
  * not fit under the hard limit resets its connection (vs_conn_reset_rx()). */
-static inline bool
-must_wait(const struct vs_port *d, const struct vsock_hdr *h)
+static inline enum vs_gate
+request_gate(const struct vs_port *d, const struct vsock_hdr *h)
 {
-	return h->op == VSOCK_OP_REQUEST && vs_backlog_over_soft(d);
+	uint64_t since;
+
+	if (h->op != VSOCK_OP_REQUEST || !vs_backlog_over_soft(d))
+		return VS_GATE_GO;
+	since = __atomic_load_n(&d->rx_progress, __ATOMIC_RELAXED);
+	if (rte_rdtsc() - since > rte_get_tsc_hz() / 1000 * VS_STUCK_MS)
+		return VS_GATE_REFUSE;
+	return VS_GATE_WAIT;
+}
+
+/* Apply request_gate(): VS_STALL, VS_DELIVERED (refused), or -1 to go on. */
+static inline int
+gate(struct vs_lcore *lc, struct vs_port *src, const struct vs_port *d,
+     const struct vsock_hdr *h)
+{
+	switch (request_gate(d, h)) {
+	case VS_GATE_WAIT:
+		return VS_STALL;
+	case VS_GATE_REFUSE:
+		src->stats.drops[VS_DROP_BACKLOG_FULL]++;
+		vs_send_rst(lc, h, src);
+		return VS_DELIVERED;
+	default:
+		return -1;
+	}
 }
 
 /* What could not be queued for @d: a REQUEST is refused, data resets its
@@ -184,9 +219,10 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 
 	if (d->lcore != lc->lcore_id) {
 		struct rte_mbuf *m;
+		int g = gate(lc, src, d, h);
 
-		if (must_wait(d, h))
-			return VS_STALL;
+		if (g >= 0)
+			return (enum vs_deliver)g;
 		m = vs_mbuf_from_iov(h, iov, niov, soff);
 		if (m == NULL)
 			return VS_STALL;
@@ -205,8 +241,10 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 		return VS_DELIVERED;
 	}
 	if (!backlog_empty(&d->backlog)) {
-		if (must_wait(d, h))
-			return VS_STALL;
+		int g = gate(lc, src, d, h);
+
+		if (g >= 0)
+			return (enum vs_deliver)g;
 		if (!vs_flow_ingress(lc, d, h))
 			return VS_DELIVERED;
 		if (!backlog_rest(d, src, h, iov, niov, soff, 0))
@@ -245,6 +283,7 @@ unsigned int
 vs_backlog_drain(struct vs_lcore *lc, struct vs_port *p)
 {
 	struct vs_backlog *b = &p->backlog;
+	uint32_t head0 = b->head, bytes0 = b->bytes;
 	unsigned int n = 0;
 
 	while (!backlog_empty(b) && n < VS_BURST_SIZE) {
@@ -258,6 +297,8 @@ vs_backlog_drain(struct vs_lcore *lc, struct vs_port *p)
 	}
 	if (backlog_empty(b))
 		b->bytes = 0;
+	else if (b->head != head0 || b->bytes != bytes0)
+		__atomic_store_n(&p->rx_progress, rte_rdtsc(), __ATOMIC_RELAXED);
 	return n;
 }
 

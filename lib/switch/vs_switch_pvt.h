@@ -73,6 +73,7 @@ struct vs_port {
 	struct vs_backlog backlog;
 	uint32_t conns; /* ends counted against conf.max_conns (vs_flow.counted) */
 	struct vs_flow *in_last; /* end the last delivery to this port found (a hint) */
+	uint64_t rx_progress; /* TSC: backlog started or last moved (senders read it) */
 	struct vs_port_stats stats;
 } __rte_cache_aligned;
 
@@ -212,6 +213,11 @@ unsigned int vs_handover_drain(struct vs_lcore *lc);
 /* Past the soft limit in bytes times this, an RW for a guest cannot be queued and
  * its connection is reset (the hard limit in packets is the backlog array). */
 #define VS_BACKLOG_HARD_FACTOR 4
+
+/* A receiver over its soft limit whose backlog has not moved for this long is
+ * stuck: new connections to it are refused instead of waiting in (and so
+ * stopping) their senders' tx rings. */
+#define VS_STUCK_MS 1000
 
 /* vs_flowops.c: what each op does to the flow table. */
 bool vs_backlog_over_soft(const struct vs_port *d);

@@ -22,7 +22,9 @@
  *     packets. Its sender, a well-behaved guest within credit, has its whole tx
  *     ring stopped behind the data for that receiver once the backlog passes
  *     its soft limit: its connections to everybody else stop too.
- *     Expected: the sender's other connection keeps flowing.
+ *     Expected: the sender's other connection keeps flowing; a new connection
+ *     to the sleeper is refused (about a second) instead of stopping the
+ *     sender's tx ring.
  *  4. Connection limit (--max-conns 8). Guest 3 opens 8 connections to guest 4:
  *     both are at their limit. A 9th REQUEST from guest 3 gets an RST, and so
  *     does a REQUEST from guest 5 towards guest 4; closing one connection makes
@@ -227,13 +229,15 @@ beyond_credit(void)
 static void
 stuck_big_receiver(void)
 {
+	/* A long handshake timeout: only the stuck-receiver rule may refuse below. */
+	static const char *const opts[] = { "--handshake-timeout", "60000", NULL };
 	struct pair good;
 	static uint8_t buf[4 * MB];
 	int c3, c6;
 	ssize_t n;
 
 	printf("3. guest 6 advertises 8 MiB of credit, then stops taking packets\n");
-	start(8 * MB, NULL);
+	start(8 * MB, opts);
 	pair_stall_ms = 5000;
 	pair_open(&good, gs[0], gs[1], 7000);
 	pair_check_rate(&good, "baseline", bytes_per_case, 0, NULL, NULL, NULL, 0);
@@ -251,6 +255,26 @@ stuck_big_receiver(void)
 	      "limit (4 x --backlog-bytes): %lld bytes", (long long)g_stat(6, "backlog_bytes"));
 	CHECK(tel_u64(&h, "/vsock/stats", "mbufs_in_use") <= 2048 + 1024 + 64,
 	      "switch mbufs bounded: %lld", (long long)tel_u64(&h, "/vsock/stats", "mbufs_in_use"));
+
+	/* A new connection to the sleeper: refused once it looks stuck, instead of
+	 * waiting in guest 3's tx ring (and stopping guest 3's other traffic). */
+	if (g_stat(6, "backlog_bytes") >= MB) {
+		double t0 = harness_now_ms();
+		int c = emu_connect(gs[0], 6, 7401, VSOCK_TYPE_STREAM);
+
+		while (c >= 0 && emu_conn_state(gs[0], c) == EMU_CONN_CONNECTING &&
+		       harness_now_ms() - t0 < 10000)
+			poll_ms(gs, 2, 10);
+		CHECK(c >= 0 && emu_conn_state(gs[0], c) == EMU_CONN_CLOSED &&
+		      emu_conn_error(gs[0], c) == -ECONNREFUSED,
+		      "guest 3 -> guest 6 (stuck, over its soft limit) is refused after %.0f ms "
+		      "(state %d, error %d)", harness_now_ms() - t0, emu_conn_state(gs[0], c),
+		      emu_conn_error(gs[0], c));
+		pair_check_rate(&good, "guest 3 -> guest 4 afterwards", bytes_per_case, min_ratio,
+				NULL, NULL, NULL, 0);
+	} else {
+		printf("  (guest 6's backlog is under its soft limit: no REQUEST check)\n");
+	}
 	stop();
 }
 
