@@ -53,13 +53,19 @@ vs_args_usage(const char *prog)
 	       "  --backlog-bytes <N>   bytes after which stream data waits in the sender's\n"
 	       "                        tx ring (default %u)\n"
 	       "  --mbufs <N>           mbufs in the pool (default %u)\n"
+	       "  --max-conns <N>       connections per guest (default %u)\n"
+	       "  --handshake-timeout <ms> a connection not answered within it is reset\n"
+	       "                        (default %u)\n"
+	       "  --linger-timeout <ms> a connection closed both ways and not reset\n"
+	       "                        within it is reset (default %u)\n"
 	       "  -h, --help            this text\n"
 	       "\n"
 	       "Without --guest, two guests (CID 3 and 4) are served from <run-dir>.\n"
 	       "Without any argument at all, the EAL runs with: %s\n",
 	       prog, HOST_PORT_DEFAULT_CONNECT_TIMEOUT_MS, HOST_PORT_DEFAULT_BUF_ALLOC,
 	       VS_DEFAULT_RUN_DIR, VS_DEFAULT_MAX_FLOWS, VS_DEFAULT_BACKLOG_PKTS,
-	       VS_DEFAULT_BACKLOG_BYTES, VS_DEFAULT_NB_MBUFS, VS_DEFAULT_EAL_ARGS);
+	       VS_DEFAULT_BACKLOG_BYTES, VS_DEFAULT_NB_MBUFS, VS_DEFAULT_MAX_CONNS,
+	       VS_DEFAULT_HANDSHAKE_TIMEOUT_MS, VS_DEFAULT_LINGER_TIMEOUT_MS, VS_DEFAULT_EAL_ARGS);
 }
 
 static int
@@ -222,7 +228,7 @@ parse_opts(int argc, char **argv, struct vs_args *a, const char *from)
 {
 	enum { OPT_GUEST = 256, OPT_RUN_DIR, OPT_MAX_FLOWS, OPT_BACKLOG_PKTS,
 	       OPT_BACKLOG_BYTES, OPT_MBUFS, OPT_CONTROL, OPT_CONNECT_TIMEOUT, OPT_BUF_ALLOC,
-	       OPT_PCAP, OPT_CONFIG };
+	       OPT_PCAP, OPT_CONFIG, OPT_MAX_CONNS, OPT_HANDSHAKE_TIMEOUT, OPT_LINGER_TIMEOUT };
 	static const struct option opts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
@@ -230,6 +236,9 @@ parse_opts(int argc, char **argv, struct vs_args *a, const char *from)
 		{ "backlog-pkts", required_argument, NULL, OPT_BACKLOG_PKTS },
 		{ "backlog-bytes", required_argument, NULL, OPT_BACKLOG_BYTES },
 		{ "mbufs", required_argument, NULL, OPT_MBUFS },
+		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "linger-timeout", required_argument, NULL, OPT_LINGER_TIMEOUT },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ "buf-alloc", required_argument, NULL, OPT_BUF_ALLOC },
@@ -269,6 +278,17 @@ parse_opts(int argc, char **argv, struct vs_args *a, const char *from)
 			break;
 		case OPT_MBUFS:
 			ret = parse_num("--mbufs", optarg, 1024, 1 << 24, &a->sw.nb_mbufs);
+			break;
+		case OPT_MAX_CONNS:
+			ret = parse_num("--max-conns", optarg, 1, 1 << 24, &a->sw.max_conns);
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			ret = parse_num("--handshake-timeout", optarg, 100, 3600 * 1000,
+					&a->sw.handshake_timeout_ms);
+			break;
+		case OPT_LINGER_TIMEOUT:
+			ret = parse_num("--linger-timeout", optarg, 100, 3600 * 1000,
+					&a->sw.linger_timeout_ms);
 			break;
 		case OPT_CONTROL:
 			if (optarg[0] == '\0' || strlen(optarg) >= UDS_PATH_MAX) {
@@ -348,6 +368,9 @@ vs_args_parse(int argc, char **argv, struct vs_args *a)
 		.backlog_bytes = VS_DEFAULT_BACKLOG_BYTES,
 		.nb_mbufs = VS_DEFAULT_NB_MBUFS,
 		.ring_size = VS_DEFAULT_RING_SIZE,
+		.max_conns = VS_DEFAULT_MAX_CONNS,
+		.handshake_timeout_ms = VS_DEFAULT_HANDSHAKE_TIMEOUT_MS,
+		.linger_timeout_ms = VS_DEFAULT_LINGER_TIMEOUT_MS,
 	};
 	a->host.connect_timeout_ms = HOST_PORT_DEFAULT_CONNECT_TIMEOUT_MS;
 	a->host.buf_alloc = HOST_PORT_DEFAULT_BUF_ALLOC;

@@ -9,6 +9,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@
 #include "vs_sockpath.h"
 #include "vs_switch.h"
 
-struct hp_state_all hp = { .epfd = -1, .control = { .fd = -1 } };
+struct hp_state_all hp = { .epfd = -1, .spare_fd = -1, .control = { .fd = -1 } };
 
 static pthread_t hp_thread;
 static bool hp_thread_started;
@@ -310,6 +311,74 @@ hp_reap(void)
 
 /* ---- the round ---- */
 
+/* How long a listener rests when not even the spare fd lets it accept. */
+#define HP_ACCEPT_PAUSE_MS 100
+
+static void
+hp_listener_arm(struct hp_listener *l, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = l };
+
+	epoll_ctl(hp.epfd, EPOLL_CTL_MOD, l->fd, &ev);
+}
+
+/*
+ * accept() failed for lack of file descriptors (EMFILE, ENFILE). The listener is
+ * level-triggered: left as it is, epoll would report it again at once and the
+ * loop would spin. Take the waiting connection with the spare fd and close it
+ * (the program sees its socket closed, not a hang), then get the spare back.
+ * If even that fails, stop polling the listener for a while.
+ */
+static void
+hp_accept_shed(struct hp_listener *l, int err)
+{
+	int fd = -1;
+
+	if (hp.now_ms - hp.emfile_logged_ms >= 1000 || hp.emfile_logged_ms == 0) {
+		hp.emfile_logged_ms = hp.now_ms;
+		HP_LOG(WARNING, "accept on %s: %s: closing new host sockets at once", l->path,
+		       strerror(err));
+	}
+	if (hp.spare_fd >= 0) {
+		close(hp.spare_fd);
+		hp.spare_fd = -1;
+		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			hp.st.accept_refused++;
+		}
+		hp.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 && l->paused_until_ms == 0) {
+		l->paused_until_ms = hp.now_ms + HP_ACCEPT_PAUSE_MS;
+		hp.npaused++;
+		hp_listener_arm(l, 0);
+	}
+}
+
+/* Poll again the listeners whose pause is over. */
+static void
+hp_listener_resume(struct hp_listener *l)
+{
+	if (l->fd < 0 || l->paused_until_ms == 0 || l->paused_until_ms > hp.now_ms)
+		return;
+	l->paused_until_ms = 0;
+	hp.npaused--;
+	hp_listener_arm(l, EPOLLIN);
+}
+
+static void
+hp_listeners_resume(void)
+{
+	uint32_t i;
+
+	hp_listener_resume(&hp.control);
+	for (i = 0; i < hp.nguests; i++) {
+		hp_listener_resume(&hp.guests[i].lst[0]);
+		hp_listener_resume(&hp.guests[i].lst[1]);
+	}
+}
+
 static void
 hp_accept(struct hp_listener *l)
 {
@@ -320,7 +389,9 @@ hp_accept(struct hp_listener *l)
 	for (i = 0; i < 16; i++) {
 		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE)
+				hp_accept_shed(l, errno);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				HP_LOG(WARNING, "accept on %s: %s", l->path, strerror(errno));
 			return;
 		}
@@ -463,6 +534,8 @@ host_port_poll(void)
 	work += hp_run_active();
 	work += hp_loose_flush();
 	if (hp.now_ms >= hp.next_timer_ms) {
+		if (hp.npaused > 0)
+			hp_listeners_resume();
 		hp_timers();
 		hp.next_timer_ms = hp.now_ms + HP_TIMER_PERIOD_MS;
 	}
@@ -503,6 +576,7 @@ hp_tel_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	HP_TEL(refused);
 	HP_TEL(connect_timeouts);
 	HP_TEL(bad_lines);
+	HP_TEL(accept_refused);
 	HP_TEL(handshake_timeouts);
 	HP_TEL(proto_errors);
 	HP_TEL(no_mbuf);
@@ -527,6 +601,7 @@ host_port_init(const struct host_port_conf *conf)
 
 	memset(&hp, 0, sizeof(hp));
 	hp.epfd = -1;
+	hp.spare_fd = -1;
 	hp.control.fd = -1;
 	hp.conf = *conf;
 	if (hp.conf.connect_timeout_ms == 0)
@@ -551,6 +626,7 @@ host_port_init(const struct host_port_conf *conf)
 		ret = -errno;
 		goto fail;
 	}
+	hp.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	hp.in = vs_host_attach();
 	if (hp.in == NULL) {
 		ret = -errno;
@@ -729,11 +805,14 @@ host_port_fini(void)
 		hp_unlisten(&hp.guests[i].lst[1]);
 	}
 	hp_unlisten(&hp.control);
+	if (hp.spare_fd >= 0)
+		close(hp.spare_fd);
 	close(hp.epfd);
 	free(hp.guests);
 	free(hp.scratch);
 	memset(&hp, 0, sizeof(hp));
 	hp.epfd = -1;
+	hp.spare_fd = -1;
 	hp.control.fd = -1;
 }
 

@@ -85,6 +85,7 @@ struct host_port_stats {
 	uint64_t refused; /**< guest connections nobody on the host took */
 	uint64_t connect_timeouts; /**< guests that did not answer a REQUEST in time */
 	uint64_t bad_lines; /**< garbled or over-long handshake/control lines */
+	uint64_t accept_refused; /**< host sockets closed at once: no fd left (EMFILE) */
 	uint64_t handshake_timeouts; /**< host sockets that never sent their line */
 	uint64_t proto_errors; /**< unexpected packets (connection reset) */
 	uint64_t no_mbuf; /**< packets that waited for an mbuf */

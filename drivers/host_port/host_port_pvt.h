@@ -74,6 +74,7 @@ struct hp_listener {
 	uint8_t obj; /* HP_OBJ_LISTENER; first, for epoll dispatch */
 	uint8_t kind; /* enum hp_listener_kind */
 	int fd;
+	uint64_t paused_until_ms; /* out of fds: not polled until then (0: polled) */
 	struct hp_guest *guest; /* NULL for the control socket */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -208,6 +209,9 @@ struct hp_state_all {
 	struct hp_listener control;
 	struct hp_guest *guests;
 	uint32_t nguests;
+	int spare_fd; /* held to be closed for one accept() when out of fds (EMFILE) */
+	uint32_t npaused; /* listeners paused for lack of fds */
+	uint64_t emfile_logged_ms; /* last "out of file descriptors" warning */
 
 	struct hp_conn *hash[HP_HASH_SIZE];
 	struct hp_conn *all; /* every live conn */

@@ -386,13 +386,13 @@ hp_control_stats(struct hp_conn *c)
 		     " handshake_timeouts=%" PRIu64 " proto_errors=%" PRIu64 " no_mbuf=%" PRIu64
 		     " lost_ctrl=%" PRIu64 " send_stalls=%" PRIu64 " buffered=%" PRIu64
 		     " buffered_peak=%" PRIu64 " rounds=%" PRIu64 " idle_sleeps=%" PRIu64
-		     " max_gap_ms=%" PRIu64 "\n",
+		     " max_gap_ms=%" PRIu64 " accept_refused=%" PRIu64 "\n",
 		     s->conns_open, s->conns_host, s->conns_guest, s->rx_pkts, s->rx_rw,
 		     s->rx_bytes, s->tx_pkts, s->tx_rw, s->tx_bytes, s->credit_updates,
 		     s->credit_requests, s->credit_asks, s->credit_violations, s->rst_sent, s->rst_rcvd,
 		     s->refused, s->connect_timeouts, s->bad_lines, s->handshake_timeouts,
 		     s->proto_errors, s->no_mbuf, s->lost_ctrl, s->send_stalls, s->buffered,
-		     s->buffered_peak, s->rounds, s->idle_sleeps, s->max_gap_ms);
+		     s->buffered_peak, s->rounds, s->idle_sleeps, s->max_gap_ms, s->accept_refused);
 	hp_send_line(c->fd, line, RTE_MIN((size_t)n, sizeof(line) - 1), -1);
 	hp_conn_kill(c);
 }

@@ -124,6 +124,7 @@ vs_flow_add(struct vs_flow_table *t, const struct vs_flow_key *key)
 		return NULL;
 	memset(f, 0, sizeof(*f));
 	f->key = *key;
+	f->live = 1;
 	__atomic_store_n(&t->count, t->count + 1, __ATOMIC_RELAXED);
 	return f;
 }
@@ -135,6 +136,7 @@ vs_flow_del(struct vs_flow_table *t, struct vs_flow *f)
 
 	if (pos < 0)
 		return;
+	f->live = 0;
 	__atomic_store_n(&t->count, t->count - 1, __ATOMIC_RELAXED);
 	/* With lock-free readers rte_hash frees a deleted slot only through RCU;
 	 * a table without readers frees it at once. */
@@ -162,4 +164,32 @@ vs_flow_next(const struct vs_flow_table *t, uint32_t *next)
 			return f;
 	}
 	return NULL;
+}
+
+unsigned int
+vs_flow_scan(struct vs_flow_table *t, uint32_t *cursor, uint32_t n,
+	     void (*fn)(struct vs_flow *f, void *arg), void *arg)
+{
+	unsigned int seen = 0;
+
+	if (n > t->nslots)
+		n = t->nslots;
+	while (n-- > 0) {
+		struct vs_flow *f;
+
+		if (*cursor >= t->nslots)
+			*cursor = 0;
+		f = &t->flows[(*cursor)++];
+		if (f->live) {
+			seen++;
+			fn(f, arg);
+		}
+	}
+	return seen;
+}
+
+uint32_t
+vs_flow_slots(const struct vs_flow_table *t)
+{
+	return t->nslots;
 }

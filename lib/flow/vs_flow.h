@@ -21,6 +21,7 @@
  * quiescent state.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_hash.h>
@@ -48,6 +49,66 @@ enum vs_flow_state {
 	VS_FLOW_CLOSING, /**< a SHUTDOWN seen; waiting for RST */
 };
 
+/**
+ * Credit one end of a connection granted to the other, as the switch saw it in
+ * the headers that end sent (virtio-vsock: buf_alloc and fwd_cnt in every header).
+ *
+ * The peer may send while the bytes it sent and the receiver has not consumed
+ * (tx_cnt - fwd_cnt, modulo 2^32) plus the new ones stay within the credit. A grant
+ * once advertised cannot be taken back (the sender may already have used it): a
+ * smaller buf_alloc only takes effect as fwd_cnt moves past the old edge
+ * (fwd_cnt + buf_alloc never goes backwards). Pure arithmetic: see
+ * vs_credit_grant() and vs_credit_allows().
+ */
+struct vs_credit {
+	uint32_t buf_alloc; /**< receive space last advertised */
+	uint32_t fwd_cnt; /**< bytes consumed, as last advertised */
+	uint32_t limit; /**< bytes the peer may have in flight from fwd_cnt on */
+	uint32_t valid; /**< 1 once a header advertised credit */
+};
+
+/**
+ * Take note of a header's buf_alloc and fwd_cnt.
+ *
+ * The credit edge (fwd_cnt + limit) only moves forward: a buf_alloc that
+ * shrinks is honoured once fwd_cnt has moved far enough. A fwd_cnt that goes
+ * backwards (a broken or hostile receiver) restarts from the header's values:
+ * the receiver only hurts its own connection.
+ */
+static inline void
+vs_credit_grant(struct vs_credit *c, uint32_t buf_alloc, uint32_t fwd_cnt)
+{
+	int64_t old = -1;
+
+	if (c->valid) {
+		uint32_t moved = fwd_cnt - c->fwd_cnt;
+
+		if (moved <= INT32_MAX)
+			old = (int64_t)c->limit - moved;
+	}
+	c->buf_alloc = buf_alloc;
+	c->fwd_cnt = fwd_cnt;
+	c->limit = old > (int64_t)buf_alloc ? (uint32_t)old : buf_alloc;
+	c->valid = 1;
+}
+
+/** Bytes in flight: sent (@p tx_cnt, modulo 2^32) and not yet consumed by the receiver. */
+static inline uint32_t
+vs_credit_in_flight(const struct vs_credit *c, uint64_t tx_cnt)
+{
+	return (uint32_t)tx_cnt - c->fwd_cnt;
+}
+
+/**
+ * May the sender, having sent @p tx_cnt bytes so far, send @p len more?
+ * Without any grant yet (no header from the receiver) only len 0 may go.
+ */
+static inline bool
+vs_credit_allows(const struct vs_credit *c, uint64_t tx_cnt, uint32_t len)
+{
+	return (uint64_t)vs_credit_in_flight(c, tx_cnt) + len <= c->limit;
+}
+
 /** One end of a connection. Written only by the table's lcore. */
 struct vs_flow {
 	struct vs_flow_key key;
@@ -55,9 +116,31 @@ struct vs_flow {
 	uint8_t type; /**< VSOCK_TYPE_STREAM or VSOCK_TYPE_SEQPACKET */
 	uint8_t outgoing; /**< the local end sent the REQUEST */
 	uint8_t shutdown; /**< VSOCK_SHUTDOWN_* flags seen from the local end */
+	uint8_t live; /**< in the table (the owner lcore's view, see vs_flow_scan()) */
+	uint8_t counted; /**< counted against the local guest's connection limit */
+	uint8_t pad[2];
+	uint64_t since; /**< TSC of the last state change */
 	uint64_t tx_pkts; /**< packets the local end sent */
 	uint64_t tx_bytes; /**< payload bytes the local end sent */
+	uint32_t buf_alloc; /**< buf_alloc the local end advertised last */
+	uint32_t fwd_cnt; /**< fwd_cnt the local end advertised last */
+	struct vs_credit peer; /**< credit the peer granted the local end */
 };
+
+/**
+ * Forget a connection's history, keep the slot: a new REQUEST on a key that is
+ * still in the table starts a new incarnation (counters and credit from zero).
+ */
+static inline void
+vs_flow_restart(struct vs_flow *f)
+{
+	f->shutdown = 0;
+	f->tx_pkts = 0;
+	f->tx_bytes = 0;
+	f->buf_alloc = 0;
+	f->fwd_cnt = 0;
+	f->peer = (struct vs_credit){ 0 };
+}
 
 /** A flow table. */
 struct vs_flow_table;
@@ -117,6 +200,19 @@ uint32_t vs_flow_count(const struct vs_flow_table *t);
  *   The next flow, or NULL at the end.
  */
 struct vs_flow *vs_flow_next(const struct vs_flow_table *t, uint32_t *next);
+
+/**
+ * Owner lcore only: visit up to @p n slots from @p *cursor on (wrapping to 0 at
+ * the end) and call @p fn for every flow in the table. @p fn may delete the flow.
+ * Costs one memory read per slot, no hash lookup: for periodic sweeps.
+ *
+ * @return number of flows visited.
+ */
+unsigned int vs_flow_scan(struct vs_flow_table *t, uint32_t *cursor, uint32_t n,
+			  void (*fn)(struct vs_flow *f, void *arg), void *arg);
+
+/** Number of slots (the largest cursor of vs_flow_scan() plus one). */
+uint32_t vs_flow_slots(const struct vs_flow_table *t);
 
 /** Key of the other end of a connection. */
 static inline void

@@ -6,6 +6,8 @@
  * the backlog, or from another lcore's handover ring. Runs on the receiving
  * guest's owner lcore only. */
 
+#include <rte_cycles.h>
+
 #include "vs_switch_pvt.h"
 
 #define VS_HANDOVER_BURST 32
@@ -30,18 +32,27 @@ vs_backlog_over_soft(const struct vs_port *d)
 	       d->backlog.bytes >= vs_sw.conf.backlog_bytes;
 }
 
+/* Queue @m (from @src) for @d. Hard limits: the array (twice the soft limit in
+ * packets) for every packet, VS_BACKLOG_HARD_FACTOR times the soft limit in bytes
+ * for data from a guest (the host endpoint holds back at the soft limit itself,
+ * vs_host_send()). */
 static bool
-backlog_push(struct vs_port *d, struct rte_mbuf *m)
+backlog_push(struct vs_port *d, struct rte_mbuf *m, const struct vs_port *src)
 {
 	struct vs_backlog *b = &d->backlog;
+	uint32_t bytes = m->pkt_len - vs_mbuf_priv(m)->off;
 
-	if (backlog_len(b) > b->mask) {
+	if (backlog_len(b) > b->mask ||
+	    (bytes > 0 && src != vs_sw.host && (uint64_t)b->bytes + bytes >
+	     (uint64_t)vs_sw.conf.backlog_bytes * VS_BACKLOG_HARD_FACTOR)) {
 		d->stats.drops[VS_DROP_BACKLOG_FULL]++;
 		rte_pktmbuf_free(m);
 		return false;
 	}
+	if (backlog_empty(b))
+		__atomic_store_n(&d->rx_progress, rte_rdtsc(), __ATOMIC_RELAXED);
 	b->q[b->tail++ & b->mask] = m;
-	b->bytes += m->pkt_len - vs_mbuf_priv(m)->off;
+	b->bytes += bytes;
 	return true;
 }
 
@@ -108,8 +119,8 @@ vs_rx_write(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
 /* Queue what is left of a packet (from @done on) in @d's backlog. False if it
  * was dropped (no mbuf, or past the hard limit; counted). */
 static bool
-backlog_rest(struct vs_port *d, const struct vsock_hdr *h, const struct virtq_iov *iov,
-	     unsigned int niov, uint32_t soff, uint32_t done)
+backlog_rest(struct vs_port *d, const struct vs_port *src, const struct vsock_hdr *h,
+	     const struct virtq_iov *iov, unsigned int niov, uint32_t soff, uint32_t done)
 {
 	struct vsock_hdr rest = *h;
 	struct rte_mbuf *m;
@@ -121,15 +132,64 @@ backlog_rest(struct vs_port *d, const struct vsock_hdr *h, const struct virtq_io
 		d->stats.drops[VS_DROP_NO_MBUF]++;
 		return false;
 	}
-	return backlog_push(d, m);
+	return backlog_push(d, m, src);
 }
 
-/* Data and new connections wait in the sender's queue while @d's backlog is over
- * its soft limit; replies and resets still pass (the spec's deadlock rule). */
-static inline bool
-must_wait(const struct vs_port *d, const struct vsock_hdr *h)
+static void refuse_request(struct vs_lcore *lc, const struct vsock_hdr *h, struct vs_port *src);
+
+enum vs_gate {
+	VS_GATE_GO = 0,
+	VS_GATE_WAIT, /* leave it in the sender's tx ring */
+	VS_GATE_REFUSE, /* answer RST */
+};
+
+/* New connections wait in the sender's queue while @d's backlog is over its soft
+ * limit, or are refused once @d looks stuck (its backlog did not move for
+ * VS_STUCK_MS); replies and resets still pass (the spec's deadlock rule). Data
+ * never waits: vs_tx.c let it through within the credit @d granted, so what one
+ * connection can have queued is bounded by that credit, and a receiver that stops
+ * taking packets does not stop its senders' other connections. Data that does
+ * not fit under the hard limit resets its connection (vs_conn_reset_rx()). */
+static inline enum vs_gate
+request_gate(const struct vs_port *d, const struct vsock_hdr *h)
 {
-	return (h->op == VSOCK_OP_RW || h->op == VSOCK_OP_REQUEST) && vs_backlog_over_soft(d);
+	uint64_t since;
+
+	if (h->op != VSOCK_OP_REQUEST || !vs_backlog_over_soft(d))
+		return VS_GATE_GO;
+	since = __atomic_load_n(&d->rx_progress, __ATOMIC_RELAXED);
+	if (rte_rdtsc() - since > rte_get_tsc_hz() / 1000 * VS_STUCK_MS)
+		return VS_GATE_REFUSE;
+	return VS_GATE_WAIT;
+}
+
+/* Apply request_gate(): VS_STALL, VS_DELIVERED (refused), or -1 to go on. */
+static inline int
+gate(struct vs_lcore *lc, struct vs_port *src, const struct vs_port *d,
+     const struct vsock_hdr *h)
+{
+	switch (request_gate(d, h)) {
+	case VS_GATE_WAIT:
+		return VS_STALL;
+	case VS_GATE_REFUSE:
+		src->stats.drops[VS_DROP_BACKLOG_FULL]++;
+		vs_send_rst(lc, h, src);
+		return VS_DELIVERED;
+	default:
+		return -1;
+	}
+}
+
+/* What could not be queued for @d: a REQUEST is refused, data resets its
+ * connection (a stream must not lose bytes silently). */
+static void
+not_queued(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
+	   struct vs_port *src)
+{
+	if (h->op == VSOCK_OP_REQUEST)
+		refuse_request(lc, h, src);
+	else if (h->op == VSOCK_OP_RW)
+		vs_conn_reset_rx(lc, d, h, src);
 }
 
 /* A REQUEST that could not be queued: forget the receiver's end, answer RST. */
@@ -145,7 +205,7 @@ refuse_request(struct vs_lcore *lc, const struct vsock_hdr *h, struct vs_port *s
 	struct vs_flow *f = vs_flow_lookup(lc->flows, &k);
 
 	if (f != NULL)
-		vs_flow_del(lc->flows, f);
+		vs_end_del(lc, NULL, f);
 	vs_send_rst(lc, h, src);
 }
 
@@ -159,9 +219,10 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 
 	if (vs_port_owner(d) != lc->lcore_id) {
 		struct rte_mbuf *m;
+		int g = gate(lc, src, d, h);
 
-		if (must_wait(d, h))
-			return VS_STALL;
+		if (g >= 0)
+			return (enum vs_deliver)g;
 		m = vs_mbuf_from_iov(h, iov, niov, soff);
 		if (m == NULL)
 			return VS_STALL;
@@ -179,20 +240,21 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 		return VS_DELIVERED;
 	}
 	if (!backlog_empty(&d->backlog)) {
-		if (must_wait(d, h))
-			return VS_STALL;
+		int g = gate(lc, src, d, h);
+
+		if (g >= 0)
+			return (enum vs_deliver)g;
 		if (!vs_flow_ingress(lc, d, h))
 			return VS_DELIVERED;
-		if (!backlog_rest(d, h, iov, niov, soff, 0) && h->op == VSOCK_OP_REQUEST)
-			refuse_request(lc, h, src);
+		if (!backlog_rest(d, src, h, iov, niov, soff, 0))
+			not_queued(lc, d, h, src);
 		return VS_DELIVERED;
 	}
 	if (!vs_flow_ingress(lc, d, h))
 		return VS_DELIVERED;
 	done = vs_rx_write(lc, d, h, iov, niov, soff, &complete);
-	if (!complete && !backlog_rest(d, h, iov, niov, soff, done) &&
-	    h->op == VSOCK_OP_REQUEST)
-		refuse_request(lc, h, src);
+	if (!complete && !backlog_rest(d, src, h, iov, niov, soff, done))
+		not_queued(lc, d, h, src);
 	return VS_DELIVERED;
 }
 
@@ -220,6 +282,7 @@ unsigned int
 vs_backlog_drain(struct vs_lcore *lc, struct vs_port *p)
 {
 	struct vs_backlog *b = &p->backlog;
+	uint32_t head0 = b->head, bytes0 = b->bytes;
 	unsigned int n = 0;
 
 	while (!backlog_empty(b) && n < VS_BURST_SIZE) {
@@ -233,6 +296,8 @@ vs_backlog_drain(struct vs_lcore *lc, struct vs_port *p)
 	}
 	if (backlog_empty(b))
 		b->bytes = 0;
+	else if (b->head != head0 || b->bytes != bytes0)
+		__atomic_store_n(&p->rx_progress, rte_rdtsc(), __ATOMIC_RELAXED);
 	return n;
 }
 
@@ -272,8 +337,8 @@ vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 	}
 	src = vs_port_of(pv->src, pv->src_uid);
 	/* A failed push frees the mbuf (and pv with it). */
-	if (!backlog_push(d, m) && h.op == VSOCK_OP_REQUEST)
-		refuse_request(lc, &h, src);
+	if (!backlog_push(d, m, src))
+		not_queued(lc, d, &h, src);
 }
 
 unsigned int

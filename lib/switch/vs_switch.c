@@ -70,6 +70,12 @@ vs_switch_init(const struct vs_switch_conf *conf)
 	pthread_mutex_init(&vs_sw.ctl_lock, NULL);
 	vs_sw.conf = *conf;
 	vs_sw.conf.ring_size = rte_align32pow2(conf->ring_size);
+	if (vs_sw.conf.max_conns == 0)
+		vs_sw.conf.max_conns = VS_DEFAULT_MAX_CONNS;
+	if (vs_sw.conf.handshake_timeout_ms == 0)
+		vs_sw.conf.handshake_timeout_ms = VS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	if (vs_sw.conf.linger_timeout_ms == 0)
+		vs_sw.conf.linger_timeout_ms = VS_DEFAULT_LINGER_TIMEOUT_MS;
 
 	sz = rte_rcu_qsbr_get_memsize(VS_QSBR_THREADS);
 	vs_sw.qsv = rte_zmalloc("vs_qsbr", sz, RTE_CACHE_LINE_SIZE);
@@ -227,6 +233,7 @@ lcore_round(struct vs_lcore *lc)
 		work += vs_backlog_drain(lc, p);
 		work += vs_tx_poll(lc, p);
 	}
+	vs_flow_sweep(lc);
 	vs_lcore_flush(lc);
 	return work;
 }

@@ -63,6 +63,8 @@ enum vs_drop {
 	VS_DROP_FLOW_FULL, /**< flow table full (RST sent) */
 	VS_DROP_BACKLOG_FULL, /**< receiver's backlog full */
 	VS_DROP_NO_MBUF, /**< mbuf pool empty */
+	VS_DROP_CONN_LIMIT, /**< REQUEST from or to a guest at its connection limit (RST sent) */
+	VS_DROP_CREDIT, /**< RW beyond the credit the receiver granted (connection reset) */
 	VS_DROP_MAX,
 };
 
@@ -74,6 +76,7 @@ struct vs_port_stats {
 	uint64_t tx_bytes; /**< payload bytes taken from the guest's tx queue */
 	uint64_t rst_sent; /**< RSTs the switch generated towards the guest */
 	uint64_t notify; /**< interrupts sent */
+	uint64_t expired; /**< connection ends reset by the handshake or linger timeout */
 	uint64_t stalls; /**< polls that left data in the tx ring for backpressure */
 	uint64_t tx_op[VSOCK_OP_MAX + 1]; /**< packets taken from the guest, by op */
 	uint64_t rx_op[VSOCK_OP_MAX + 1]; /**< packets written to the guest, by op */
@@ -103,6 +106,9 @@ struct vs_switch_conf {
 	uint32_t backlog_bytes; /**< payload bytes after which stream data waits */
 	uint32_t nb_mbufs; /**< mbufs in the pool */
 	uint32_t ring_size; /**< per-lcore handover ring */
+	uint32_t max_conns; /**< connections per guest (its ends in the flow table) */
+	uint32_t handshake_timeout_ms; /**< an end in CONNECTING longer is reset */
+	uint32_t linger_timeout_ms; /**< an end closed both ways, without RST, longer is reset */
 };
 
 /** Defaults for struct vs_switch_conf. */
@@ -111,6 +117,9 @@ struct vs_switch_conf {
 #define VS_DEFAULT_BACKLOG_BYTES (1024 * 1024)
 #define VS_DEFAULT_NB_MBUFS 16383
 #define VS_DEFAULT_RING_SIZE 4096
+#define VS_DEFAULT_MAX_CONNS 1024
+#define VS_DEFAULT_HANDSHAKE_TIMEOUT_MS 5000
+#define VS_DEFAULT_LINGER_TIMEOUT_MS 10000
 
 /** Hooks an endpoint driver gives for its ports. */
 struct vs_port_ops {

@@ -81,6 +81,9 @@ struct vs_port {
 	bool dirty; /* queues have unpublished used entries */
 	struct virtq vq[VSOCK_NUM_VQ];
 	struct vs_backlog backlog;
+	uint32_t conns; /* ends counted against conf.max_conns (vs_flow.counted) */
+	struct vs_flow *in_last; /* end the last delivery to this port found (a hint) */
+	uint64_t rx_progress; /* TSC: backlog started or last moved (senders read it) */
 	struct vs_port_stats stats;
 	struct vs_ratelimit log_rl; /* log lines the guest triggers on its lcore */
 } __rte_cache_aligned;
@@ -100,6 +103,8 @@ struct vs_lcore {
 
 	uint64_t rounds;
 	uint64_t busy_rounds;
+	uint64_t next_sweep; /* TSC of the next step of the timeout sweep */
+	uint32_t sweep_cursor; /* next flow slot the sweep looks at */
 	uint64_t lost_rst; /* generated RSTs with no mbuf or no ring room */
 	uint32_t polling; /* in vs_worker_main(): a QSBR reader */
 } __rte_cache_aligned;
@@ -252,10 +257,33 @@ void vs_backlog_clear(struct vs_port *p);
 void vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct vs_port *to);
 unsigned int vs_handover_drain(struct vs_lcore *lc);
 
+/* Past the soft limit in bytes times this, an RW for a guest cannot be queued and
+ * its connection is reset (the hard limit in packets is the backlog array). */
+#define VS_BACKLOG_HARD_FACTOR 4
+
+/* A receiver over its soft limit whose backlog has not moved for this long is
+ * stuck: new connections to it are refused instead of waiting in (and so
+ * stopping) their senders' tx rings. */
+#define VS_STUCK_MS 1000
+
 /* vs_flowops.c: what each op does to the flow table. */
 bool vs_backlog_over_soft(const struct vs_port *d);
 bool vs_flow_ingress(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h);
 void vs_flow_reset_port(struct vs_lcore *lc, struct vs_port *p);
+void vs_end_count(struct vs_port *p, struct vs_flow *f);
+void vs_end_del(struct vs_lcore *lc, struct vs_port *p, struct vs_flow *f);
+void vs_conn_reset(struct vs_lcore *lc, const struct vsock_hdr *h, struct vs_port *src,
+		   struct vs_port *dst);
+void vs_conn_reset_rx(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
+		      struct vs_port *src);
+void vs_flow_sweep(struct vs_lcore *lc);
+
+/* A guest at its connection limit: no new connection from or to it. */
+static inline bool
+vs_conn_limit_reached(const struct vs_port *p)
+{
+	return __atomic_load_n(&p->conns, __ATOMIC_RELAXED) >= vs_sw.conf.max_conns;
+}
 
 /* vs_mbuf.c */
 struct rte_mbuf *vs_mbuf_from_iov(const struct vsock_hdr *h, const struct virtq_iov *iov,

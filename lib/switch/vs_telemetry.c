@@ -20,13 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_telemetry.h>
 
 #include "vs_switch_pvt.h"
 
 #define VS_TEL_MAX_HOOKS 8
 /* Rows /vsock/flows shows at most: the reply must fit telemetry's 16 KiB buffer. */
-#define VS_TEL_MAX_FLOWS 64
+#define VS_TEL_MAX_FLOWS 48
 /* QSBR thread id of the telemetry reader: above every lcore id. */
 #define VS_TEL_QSBR_ID VS_QSBR_TELEMETRY_ID
 
@@ -46,6 +47,8 @@ static const char *const drop_names[VS_DROP_MAX] = {
 	[VS_DROP_FLOW_FULL] = "flow_table_full",
 	[VS_DROP_BACKLOG_FULL] = "backlog_full",
 	[VS_DROP_NO_MBUF] = "no_mbuf",
+	[VS_DROP_CONN_LIMIT] = "connection_limit",
+	[VS_DROP_CREDIT] = "credit_violation",
 };
 
 static const char *const state_names[] = {
@@ -151,6 +154,7 @@ add_stats(struct rte_tel_data *d, const struct vs_port_stats *s)
 				  s->tx_op[VSOCK_OP_CREDIT_REQUEST]);
 	rte_tel_data_add_dict_u64(d, "interrupts", s->notify);
 	rte_tel_data_add_dict_u64(d, "backpressure_stalls", s->stalls);
+	rte_tel_data_add_dict_u64(d, "connections_expired", s->expired);
 	for (i = 0; i < VS_DROP_MAX; i++) {
 		char name[48];
 
@@ -205,21 +209,24 @@ cmd_guest(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	rte_tel_data_add_dict_u64(d, "backlog_packets", p->backlog.tail - p->backlog.head);
 	rte_tel_data_add_dict_u64(d, "backlog_bytes", p->backlog.bytes);
 	rte_tel_data_add_dict_u64(d, "connections", vs_port_flow_count(p));
+	rte_tel_data_add_dict_u64(d, "connections_counted", p->conns);
 	return 0;
 }
 
 enum { COL_LOCAL_CID, COL_LOCAL_PORT, COL_PEER_CID, COL_PEER_PORT, COL_TYPE, COL_STATE,
-       COL_DIR, COL_TX_PKTS, COL_TX_BYTES, COL_LCORE, COL_MAX };
+       COL_DIR, COL_TX_PKTS, COL_TX_BYTES, COL_LCORE, COL_AGE, COL_BUF_ALLOC, COL_FWD_CNT,
+       COL_PEER_BUF_ALLOC, COL_PEER_FWD_CNT, COL_IN_FLIGHT, COL_MAX };
 static const char *const col_names[COL_MAX] = {
 	"local_cid", "local_port", "peer_cid", "peer_port", "type", "state", "direction",
-	"tx_packets", "tx_bytes", "lcore",
+	"tx_packets", "tx_bytes", "lcore", "state_age_ms", "buf_alloc", "fwd_cnt",
+	"peer_buf_alloc", "peer_fwd_cnt", "in_flight",
 };
 
 static int
 cmd_flows(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	struct rte_tel_data *cols[COL_MAX];
-	uint64_t cid = 0, total = 0, shown = 0;
+	uint64_t cid = 0, total = 0, shown = 0, now, since, hz = rte_get_tsc_hz();
 	unsigned int i, c;
 
 
@@ -235,6 +242,7 @@ cmd_flows(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 		rte_tel_data_start_array(cols[c], c == COL_TYPE || c == COL_STATE ||
 					 c == COL_DIR ? RTE_TEL_STRING_VAL : RTE_TEL_U64_VAL);
 	}
+	now = rte_rdtsc();
 	for (i = 0; i < vs_sw.nworkers; i++) {
 		const struct vs_lcore *lc = vs_sw.lcores[vs_sw.workers[i]];
 		const struct vs_flow *f;
@@ -259,6 +267,15 @@ cmd_flows(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 			rte_tel_data_add_array_u64(cols[COL_TX_PKTS], f->tx_pkts);
 			rte_tel_data_add_array_u64(cols[COL_TX_BYTES], f->tx_bytes);
 			rte_tel_data_add_array_u64(cols[COL_LCORE], lc->lcore_id);
+			since = f->since;
+			rte_tel_data_add_array_u64(cols[COL_AGE], since != 0 && now > since ?
+						   (now - since) * 1000 / hz : 0);
+			rte_tel_data_add_array_u64(cols[COL_BUF_ALLOC], f->buf_alloc);
+			rte_tel_data_add_array_u64(cols[COL_FWD_CNT], f->fwd_cnt);
+			rte_tel_data_add_array_u64(cols[COL_PEER_BUF_ALLOC], f->peer.buf_alloc);
+			rte_tel_data_add_array_u64(cols[COL_PEER_FWD_CNT], f->peer.fwd_cnt);
+			rte_tel_data_add_array_u64(cols[COL_IN_FLIGHT],
+						   vs_credit_in_flight(&f->peer, f->tx_bytes));
 		}
 	}
 	if (flows_hook != NULL) {
@@ -375,6 +392,9 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_u64(d, "backlog_packets", vs_sw.conf.backlog_pkts);
 	rte_tel_data_add_dict_u64(d, "backlog_bytes", vs_sw.conf.backlog_bytes);
 	rte_tel_data_add_dict_u64(d, "mbufs", vs_sw.conf.nb_mbufs);
+	rte_tel_data_add_dict_u64(d, "max_connections_per_guest", vs_sw.conf.max_conns);
+	rte_tel_data_add_dict_u64(d, "handshake_timeout_ms", vs_sw.conf.handshake_timeout_ms);
+	rte_tel_data_add_dict_u64(d, "linger_timeout_ms", vs_sw.conf.linger_timeout_ms);
 	rte_tel_data_add_dict_u64(d, "handover_ring_size", vs_sw.conf.ring_size);
 	rte_tel_data_add_dict_int(d, "host_endpoint", vs_sw.host != NULL);
 	return 0;

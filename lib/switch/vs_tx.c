@@ -5,6 +5,8 @@
 /* A guest's tx queue, one burst at a time: take chains, check headers, route and
  * track connections (bulk lookups), deliver in order, complete the chains. */
 
+#include <rte_cycles.h>
+
 #include "vs_switch_pvt.h"
 
 /* Decode and check chain @c of @src into @pkt; sets pkt->drop on failure. */
@@ -54,7 +56,8 @@ tx_parse(const struct vs_port *src, const struct virtq_chain *c, struct vs_pkt *
 }
 
 /* Sender's end of the connection, before delivery. A REQUEST creates it (again,
- * harmlessly, if the packet has to wait and comes back); any other op needs it.
+ * harmlessly, if the packet has to wait and comes back); any other op needs it,
+ * and an RW must fit in the credit the receiver granted.
  * Returns NULL if the packet is not to be delivered (dropped or answered). */
 static struct vs_flow *
 tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt,
@@ -63,22 +66,33 @@ tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt,
 	struct vs_flow *f = pkt->flow;
 
 	/* The bulk lookup ran before earlier packets of this burst changed the table. */
-	if (f == NULL)
+	if (f == NULL || !f->live)
 		f = vs_flow_lookup(lc->flows, &pkt->key);
 	switch (pkt->h.op) {
 	case VSOCK_OP_REQUEST:
-		if (f == NULL)
+		if (f == NULL) {
+			if (vs_conn_limit_reached(src) || vs_conn_limit_reached(pkt->dst)) {
+				/* The destination's count is read from another lcore: a
+				 * hint; its own ingress checks again. */
+				src->stats.drops[VS_DROP_CONN_LIMIT]++;
+				vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
+				vs_send_rst(lc, &pkt->h, src);
+				return NULL;
+			}
 			f = vs_flow_add(lc->flows, &pkt->key);
+		}
 		if (f == NULL) {
 			src->stats.drops[VS_DROP_FLOW_FULL]++;
 			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 			vs_send_rst(lc, &pkt->h, src);
 			return NULL;
 		}
+		vs_end_count(src, f);
+		vs_flow_restart(f);
 		f->state = VS_FLOW_CONNECTING;
 		f->type = (uint8_t)pkt->h.type;
 		f->outgoing = 1;
-		f->shutdown = 0;
+		f->since = rte_rdtsc();
 		return f;
 	case VSOCK_OP_RST:
 		if (f == NULL) {
@@ -86,6 +100,19 @@ tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt,
 			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 		}
 		return f;
+	case VSOCK_OP_RW:
+		/* Guest to guest; the host endpoint holds guests to its own credit. */
+		if (f != NULL && pkt->dst != vs_sw.host &&
+		    !vs_credit_allows(&f->peer, f->tx_bytes, pkt->h.len)) {
+			/* Beyond what the receiver granted: the connection is reset both
+			 * ways, nothing of the packet goes. */
+			src->stats.drops[VS_DROP_CREDIT]++;
+			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
+			vs_end_del(lc, src, f);
+			vs_conn_reset(lc, &pkt->h, src, pkt->dst);
+			return NULL;
+		}
+		/* fall through */
 	default:
 		if (f == NULL) {
 			src->stats.drops[VS_DROP_NO_FLOW]++;
@@ -98,18 +125,30 @@ tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt,
 
 /* The packet went: account it on the sender's end. */
 static void
-tx_commit(struct vs_lcore *lc, struct vs_pkt *pkt, struct vs_flow *f)
+tx_commit(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt, struct vs_flow *f)
 {
+	uint8_t shut;
+
 	f->tx_pkts++;
+	f->buf_alloc = pkt->h.buf_alloc;
+	f->fwd_cnt = pkt->h.fwd_cnt;
 	switch (pkt->h.op) {
 	case VSOCK_OP_RST:
-		vs_flow_del(lc->flows, f);
+		vs_end_del(lc, src, f);
 		break;
 	case VSOCK_OP_RESPONSE:
-		f->state = VS_FLOW_CONNECTED;
+		/* The local end accepted: it counts against its limit from now on. */
+		vs_end_count(src, f);
+		if (f->state == VS_FLOW_CONNECTING) {
+			f->state = VS_FLOW_CONNECTED;
+			f->since = rte_rdtsc();
+		}
 		break;
 	case VSOCK_OP_SHUTDOWN:
-		f->shutdown |= (uint8_t)pkt->h.flags;
+		shut = f->shutdown | (uint8_t)pkt->h.flags;
+		if (shut != f->shutdown || f->state != VS_FLOW_CLOSING)
+			f->since = rte_rdtsc();
+		f->shutdown = shut;
 		f->state = VS_FLOW_CLOSING;
 		break;
 	case VSOCK_OP_RW:
@@ -194,7 +233,7 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 			src->stats.stalls++;
 			break;
 		}
-		tx_commit(lc, pkt, f);
+		tx_commit(lc, src, pkt, f);
 		vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 		src->stats.tx_op[pkt->h.op]++;
 		src->stats.tx_pkts++;

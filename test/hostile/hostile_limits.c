@@ -22,10 +22,23 @@
  *     packets. Its sender, a well-behaved guest within credit, has its whole tx
  *     ring stopped behind the data for that receiver once the backlog passes
  *     its soft limit: its connections to everybody else stop too.
- *     Expected: the sender's other connection keeps flowing.
+ *     Expected: the sender's other connection keeps flowing; a new connection
+ *     to the sleeper is refused (about a second) instead of stopping the
+ *     sender's tx ring.
+ *  4. Connection limit (--max-conns 8). Guest 3 opens 8 connections to guest 4:
+ *     both are at their limit. A 9th REQUEST from guest 3 gets an RST, and so
+ *     does a REQUEST from guest 5 towards guest 4; closing one connection makes
+ *     room again; guests 5 and 6 are not affected.
+ *  5. Handshake timeout (--handshake-timeout 300). Guest 5 sends REQUESTs to
+ *     guest 6, which never answers (not polled): both ends of each are reset
+ *     once the timeout passes, and guest 5 gets an RST for each.
+ *  6. Linger timeout (--linger-timeout 300). Guest 5 shuts a connection to
+ *     guest 6 down both ways and guest 6 never answers with the RST: both ends
+ *     are reset once the timeout passes.
  *
- * These are the per-guest limits issue 7 asks for (connections per guest,
- * backlog per guest, handshake timeouts); doc/security.rst lists the fixes.
+ * Fixed by: per-guest connection limit, handshake and linger timeouts (1, 4-6),
+ * credit enforcement and data that never waits for a receiver's backlog (2, 3);
+ * doc/security.rst states the limits and bounds.
  */
 
 #include <errno.h>
@@ -121,9 +134,13 @@ request_flood(void)
 			emu_guest_poll(gs[1]);
 	}
 	poll_ms(gs, 3, 300);
-	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
 	for (i = 0; i < ntried; i++)
 		nok += during[i] >= 0 && emu_conn_state(gs[0], during[i]) == EMU_CONN_CONNECTED;
+	/* Guest 4 answers what is left of the flood (or the handshake timeout does). */
+	t0 = harness_now_ms();
+	while ((c1 = tel_u64(&h, "/vsock/stats", "connection_ends")) - c0 > 2 * nok &&
+	       harness_now_ms() - t0 < 10000)
+		poll_ms(gs, 3, 50);
 	printf("  (%llu sent; backlog drops at guest 4: %lld; flow table full: %lld)\n",
 	       (unsigned long long)sent, (long long)g_stat(4, "drop_backlog_full"),
 	       (long long)(g_stat(5, "drop_flow_table_full") + g_stat(4, "drop_flow_table_full")));
@@ -199,6 +216,15 @@ beyond_credit(void)
 	m = tel_u64(&h, "/vsock/stats", "mbufs_in_use");
 	printf("  (%llu RW of 64 KiB poured; mbufs in use %lld; guest 4 backlog %lld bytes)\n",
 	       (unsigned long long)f.sent, (long long)m, (long long)g_stat(4, "backlog_bytes"));
+	CHECK(g_stat(5, "drop_credit_violation") == 1, "the first RW beyond credit reset the "
+	      "connection (credit_violation %lld), the rest found none (no_connection %lld)",
+	      (long long)g_stat(5, "drop_credit_violation"),
+	      (long long)g_stat(5, "drop_no_connection"));
+	CHECK(emu_conn_state(gs[1], c4) == EMU_CONN_CLOSED &&
+	      emu_conn_error(gs[1], c4) == -ECONNRESET,
+	      "guest 4's end got the RST (state %d, error %d)", emu_conn_state(gs[1], c4),
+	      emu_conn_error(gs[1], c4));
+	CHECK(g_stat(4, "backlog_bytes") <= 262144, "guest 4's backlog stays within the credit");
 	stop();
 }
 
@@ -207,13 +233,15 @@ beyond_credit(void)
 static void
 stuck_big_receiver(void)
 {
+	/* A long handshake timeout: only the stuck-receiver rule may refuse below. */
+	static const char *const opts[] = { "--handshake-timeout", "60000", NULL };
 	struct pair good;
 	static uint8_t buf[4 * MB];
 	int c3, c6;
 	ssize_t n;
 
 	printf("3. guest 6 advertises 8 MiB of credit, then stops taking packets\n");
-	start(8 * MB, NULL);
+	start(8 * MB, opts);
 	pair_stall_ms = 5000;
 	pair_open(&good, gs[0], gs[1], 7000);
 	pair_check_rate(&good, "baseline", bytes_per_case, 0, NULL, NULL, NULL, 0);
@@ -227,6 +255,180 @@ stuck_big_receiver(void)
 	printf("  (guest 6 backlog: %lld packets, %lld bytes; guest 3 stalls %lld)\n",
 	       (long long)g_stat(6, "backlog_packets"), (long long)g_stat(6, "backlog_bytes"),
 	       (long long)g_stat(3, "backpressure_stalls"));
+	CHECK(g_stat(6, "backlog_bytes") <= 4 * MB, "guest 6's backlog stays under its hard "
+	      "limit (4 x --backlog-bytes): %lld bytes", (long long)g_stat(6, "backlog_bytes"));
+	CHECK(tel_u64(&h, "/vsock/stats", "mbufs_in_use") <= 2048 + 1024 + 64,
+	      "switch mbufs bounded: %lld", (long long)tel_u64(&h, "/vsock/stats", "mbufs_in_use"));
+
+	/* A new connection to the sleeper: refused once it looks stuck, instead of
+	 * waiting in guest 3's tx ring (and stopping guest 3's other traffic). */
+	if (g_stat(6, "backlog_bytes") >= MB) {
+		double t0 = harness_now_ms();
+		int c = emu_connect(gs[0], 6, 7401, VSOCK_TYPE_STREAM);
+
+		while (c >= 0 && emu_conn_state(gs[0], c) == EMU_CONN_CONNECTING &&
+		       harness_now_ms() - t0 < 10000)
+			poll_ms(gs, 2, 10);
+		CHECK(c >= 0 && emu_conn_state(gs[0], c) == EMU_CONN_CLOSED &&
+		      emu_conn_error(gs[0], c) == -ECONNREFUSED,
+		      "guest 3 -> guest 6 (stuck, over its soft limit) is refused after %.0f ms "
+		      "(state %d, error %d)", harness_now_ms() - t0, emu_conn_state(gs[0], c),
+		      emu_conn_error(gs[0], c));
+		pair_check_rate(&good, "guest 3 -> guest 4 afterwards", bytes_per_case, min_ratio,
+				NULL, NULL, NULL, 0);
+	} else {
+		printf("  (guest 6's backlog is under its soft limit: no REQUEST check)\n");
+	}
+	stop();
+}
+
+/* ---- 4 ---- */
+
+static int
+connect_wait(struct emu_guest *g, uint64_t cid, uint32_t port)
+{
+	int c = emu_connect(g, cid, port, VSOCK_TYPE_STREAM);
+	double t0 = harness_now_ms();
+
+	while (c >= 0 && emu_conn_state(g, c) == EMU_CONN_CONNECTING &&
+	       harness_now_ms() - t0 < 10000)
+		poll_ms(gs, 4, 5);
+	return c;
+}
+
+static void
+conn_limit(void)
+{
+	static const char *const opts[] = { "--max-conns", "8", NULL };
+	int c3[8], c, c5, i, n = 0;
+	struct pair p;
+
+	printf("4. --max-conns 8: guest 3 opens 8 connections to guest 4\n");
+	start(0, opts);
+	emu_listen(gs[1], 7500, VSOCK_TYPE_STREAM);
+	emu_listen(gs[3], 7501, VSOCK_TYPE_STREAM);
+	for (i = 0; i < 8; i++) {
+		c3[i] = connect_wait(gs[0], 4, 7500);
+		n += c3[i] >= 0 && emu_conn_state(gs[0], c3[i]) == EMU_CONN_CONNECTED;
+	}
+	CHECK(n == 8, "8 connections up (%d)", n);
+	CHECK(g_stat(3, "connections") == 8 && g_stat(4, "connections") == 8,
+	      "both guests count 8 (%lld, %lld)", (long long)g_stat(3, "connections"),
+	      (long long)g_stat(4, "connections"));
+	c = connect_wait(gs[0], 6, 7501);
+	CHECK(c >= 0 && emu_conn_state(gs[0], c) == EMU_CONN_CLOSED &&
+	      emu_conn_error(gs[0], c) == -ECONNREFUSED,
+	      "a 9th from guest 3 (to guest 6) is refused (state %d, error %d)",
+	      emu_conn_state(gs[0], c), emu_conn_error(gs[0], c));
+	c5 = connect_wait(gs[2], 4, 7500);
+	CHECK(c5 >= 0 && emu_conn_state(gs[2], c5) == EMU_CONN_CLOSED &&
+	      emu_conn_error(gs[2], c5) == -ECONNREFUSED,
+	      "guest 5 -> guest 4 (at its limit) is refused (state %d, error %d)",
+	      emu_conn_state(gs[2], c5), emu_conn_error(gs[2], c5));
+	CHECK(g_stat(3, "drop_connection_limit") + g_stat(5, "drop_connection_limit") +
+	      g_stat(4, "drop_connection_limit") + g_stat(6, "drop_connection_limit") == 2,
+	      "two connection_limit drops counted");
+	emu_close(gs[0], c);
+	emu_close(gs[2], c5);
+
+	/* Guests 5 and 6 are not affected. */
+	pair_stall_ms = 5000;
+	pair_open(&p, gs[2], gs[3], 7502);
+	CHECK(pair_run(&p, "guest 5 -> guest 6", 1 * MB, NULL, NULL, NULL, 0) > 0,
+	      "guest 5 -> guest 6 works");
+
+	/* One connection fewer: room for one more. */
+	emu_close(gs[0], c3[0]);
+	while ((i = emu_accept(gs[1], 7500)) >= 0)
+		emu_close(gs[1], i);
+	poll_ms(gs, 4, 300);
+	c = connect_wait(gs[0], 6, 7501);
+	CHECK(c >= 0 && emu_conn_state(gs[0], c) == EMU_CONN_CONNECTED,
+	      "after closing one, guest 3 connects again (state %d, error %d)",
+	      emu_conn_state(gs[0], c), emu_conn_error(gs[0], c));
+	stop();
+}
+
+/* ---- 5, 6 ---- */
+
+static void
+wait_ends(int64_t target, int ms)
+{
+	double t0 = harness_now_ms();
+
+	while (tel_u64(&h, "/vsock/stats", "connection_ends") > target &&
+	       harness_now_ms() - t0 < ms)
+		poll_ms(gs, 3, 50);
+}
+
+static void
+handshake_timeout(void)
+{
+	static const char *const opts[] = { "--handshake-timeout", "300", NULL };
+	struct vsock_hdr rq = { .src_cid = 5, .dst_cid = 6, .dst_port = 7600,
+		.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_REQUEST, .buf_alloc = 65536 };
+	int64_t c0, c1, rst0;
+	uint32_t i;
+
+	printf("5. --handshake-timeout 300: guest 5 sends 10 REQUESTs to guest 6, "
+	       "which never answers\n");
+	start(0, opts);
+	c0 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	rst0 = g_stat(5, "rst_sent");
+	for (i = 0; i < 10; i++) {
+		rq.src_port = 50000 + i;
+		CHECK(emu_send_raw(gs[2], &rq, NULL, 0) == 0, "REQUEST %u sent", i);
+	}
+	poll_ms(gs, 3, 50);
+	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	CHECK(c1 - c0 == 20, "both ends of each are tracked (%lld -> %lld)", (long long)c0,
+	      (long long)c1);
+	wait_ends(c0, 10000);
+	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	CHECK(c1 == c0, "after the timeout every end is gone (%lld)", (long long)c1);
+	/* The first end of a connection to expire takes the other with its RST. */
+	CHECK(g_stat(5, "connections_expired") + g_stat(6, "connections_expired") >= 10,
+	      "each connection expired (%lld + %lld ends)",
+	      (long long)g_stat(5, "connections_expired"),
+	      (long long)g_stat(6, "connections_expired"));
+	CHECK(g_stat(5, "rst_sent") - rst0 >= 10, "guest 5 got an RST for each (%lld)",
+	      (long long)(g_stat(5, "rst_sent") - rst0));
+	stop();
+}
+
+static void
+linger_timeout(void)
+{
+	static const char *const opts[] = { "--linger-timeout", "300", NULL };
+	struct emu_conn_info i5;
+	struct vsock_hdr sd;
+	int64_t c0, c1;
+	int c5, c6, i;
+
+	printf("6. --linger-timeout 300: guest 5 shuts down both ways, guest 6 never "
+	       "answers\n");
+	start(0, opts);
+	c0 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	harness_pair(gs[2], gs[3], 7700, VSOCK_TYPE_STREAM, &c5, &c6);
+	emu_conn_info(gs[2], c5, &i5);
+	sd = (struct vsock_hdr){ .src_cid = 5, .dst_cid = 6, .src_port = i5.local_port,
+		.dst_port = 7700, .type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_SHUTDOWN,
+		.flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, .buf_alloc = 65536 };
+	/* Guest 6 is not polled from here on: nobody answers the SHUTDOWN. */
+	CHECK(emu_send_raw(gs[2], &sd, NULL, 0) == 0, "SHUTDOWN sent");
+	poll_ms(gs, 3, 50);
+	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	CHECK(c1 - c0 == 2, "the connection's two ends are there (%lld -> %lld)",
+	      (long long)c0, (long long)c1);
+	wait_ends(c0, 10000);
+	c1 = tel_u64(&h, "/vsock/stats", "connection_ends");
+	CHECK(c1 == c0, "after the linger timeout both ends are gone (%lld)", (long long)c1);
+	CHECK(g_stat(5, "connections_expired") == 1, "guest 5's end expired (%lld)",
+	      (long long)g_stat(5, "connections_expired"));
+	for (i = 0; i < 100 && emu_conn_state(gs[2], c5) != EMU_CONN_CLOSED; i++)
+		poll_ms(gs, 3, 20);
+	CHECK(emu_conn_state(gs[2], c5) == EMU_CONN_CLOSED, "guest 5 got the RST (state %d)",
+	      emu_conn_state(gs[2], c5));
 	stop();
 }
 
@@ -247,5 +449,11 @@ main(int argc, char **argv)
 		beyond_credit();
 	if (only == NULL || strchr(only, '3') != NULL)
 		stuck_big_receiver();
+	if (only == NULL || strchr(only, '4') != NULL)
+		conn_limit();
+	if (only == NULL || strchr(only, '5') != NULL)
+		handshake_timeout();
+	if (only == NULL || strchr(only, '6') != NULL)
+		linger_timeout();
 	return harness_finish(test_name);
 }

@@ -46,7 +46,9 @@ MON_HDR_LEN = 32
 VIRTIO_HDR_LEN = 44
 DEFAULT_SNAPLEN = 65536 + MON_HDR_LEN + VIRTIO_HDR_LEN
 FLOW_COLUMNS = ['local_cid', 'local_port', 'peer_cid', 'peer_port', 'type',
-                'state', 'direction', 'tx_packets', 'tx_bytes', 'lcore']
+                'state', 'direction', 'tx_packets', 'tx_bytes', 'lcore',
+                'state_age_ms', 'buf_alloc', 'fwd_cnt', 'peer_buf_alloc',
+                'peer_fwd_cnt', 'in_flight']
 TSHARK_FIELDS = ['frame.len', 'frame.cap_len', 'frame.time_epoch',
                  'frame.protocols', 'vsock.src_cid', 'vsock.dst_cid',
                  'vsock.src_port', 'vsock.dst_port', 'vsock.op',
@@ -293,7 +295,7 @@ def check_flows(r, g, facts, docs):
                                          'lcore'))
                     for x in got), want_rows, "flow rows")
     check_eq(fl.get('total'), 4, "flows total")
-    check_eq(fl.get('limit'), 64, "flows limit")
+    check_eq(fl.get('limit'), 48, "flows limit")
     for c in (3, 4):
         check_eq(sum(x['tx_packets'] for x in got if x['local_cid'] == c),
                  g[c].get('tx_packets'),
@@ -304,6 +306,19 @@ def check_flows(r, g, facts, docs):
             check(x['tx_packets'] >= 1 + (x['tx_bytes'] > 0),
                   "{}:{} tx_packets {} counts the REQUEST and the data"
                   .format(x['local_cid'], x['local_port'], x['tx_packets']))
+    # The credit view: each end's grant is what the other end was granted.
+    by_key = {(x['local_cid'], x['local_port']): x for x in got}
+    for x in got:
+        peer = by_key.get((x['peer_cid'], x['peer_port']))
+        check(x['buf_alloc'] > 0 and peer is not None and
+              peer['peer_buf_alloc'] == x['buf_alloc'],
+              "{}:{} buf_alloc {} = its peer's peer_buf_alloc"
+              .format(x['local_cid'], x['local_port'], x['buf_alloc']))
+        check(x['in_flight'] <= x['peer_buf_alloc'] and
+              x['in_flight'] <= x['tx_bytes'],
+              "{}:{} in_flight {} within the credit it got ({})"
+              .format(x['local_cid'], x['local_port'], x['in_flight'],
+                      x['peer_buf_alloc']))
     check_documented(docs, '/vsock/flows', fl)
     for c in (3, 4):
         fc = r['/vsock/flows,{}'.format(c)]

@@ -50,6 +50,22 @@ key_equal(const struct vs_flow_key *a, const struct vs_flow_key *b)
 	       a->local_port == b->local_port && a->peer_port == b->peer_port;
 }
 
+static unsigned int scan_calls;
+
+static void
+scan_count(struct vs_flow *f, void *arg)
+{
+	(void)arg;
+	if (f->live)
+		scan_calls++;
+}
+
+static void
+scan_delete(struct vs_flow *f, void *arg)
+{
+	vs_flow_del(arg, f);
+}
+
 static bool
 flow_zeroed(const struct vs_flow *f)
 {
@@ -392,6 +408,95 @@ test_delete_while_walking(struct vs_flow_table *t, struct rte_rcu_qsbr *qsv,
 		rte_rcu_qsbr_quiescent(qsv, RCU_THREAD);
 }
 
+/* A check with a message for the reader of the source (UNIT_CHECK prints the condition). */
+#define CHK(cond, ...) UNIT_CHECK(cond)
+
+/* Credit arithmetic (vs_credit_* in vs_flow.h): what a receiver's headers allow. */
+static void
+test_credit(void)
+{
+	struct vs_credit c = { 0 };
+
+	unit_group("credit arithmetic");
+
+	CHK(vs_credit_allows(&c, 0, 0), "no grant yet: an empty RW may go");
+	CHK(!vs_credit_allows(&c, 0, 1), "no grant yet: no data");
+	vs_credit_grant(&c, 1000, 0);
+	CHK(vs_credit_allows(&c, 0, 1000), "buf_alloc 1000: 1000 bytes fit");
+	CHK(!vs_credit_allows(&c, 0, 1001), "but not 1001");
+	CHK(!vs_credit_allows(&c, 600, 401), "600 in flight: 401 more do not fit");
+	CHK(vs_credit_allows(&c, 600, 400), "400 more do");
+	CHK(vs_credit_in_flight(&c, 600) == 600, "600 in flight");
+	vs_credit_grant(&c, 1000, 500);
+	CHK(vs_credit_in_flight(&c, 1000) == 500, "fwd_cnt 500: 500 of 1000 in flight");
+	CHK(vs_credit_allows(&c, 1000, 500) && !vs_credit_allows(&c, 1000, 501),
+		   "fwd_cnt 500: the edge is at 1500");
+	/* Shrinking: the old edge (1500) holds until fwd_cnt passes it. */
+	vs_credit_grant(&c, 100, 600);
+	CHK(c.limit == 900, "buf_alloc 100 at fwd_cnt 600: the old edge stays (limit %u)",
+		   c.limit);
+	CHK(vs_credit_allows(&c, 1000, 500) && !vs_credit_allows(&c, 1000, 501),
+		   "after a shrink the sender may still fill the old grant");
+	vs_credit_grant(&c, 100, 1500);
+	CHK(c.limit == 100, "once fwd_cnt reaches the old edge the new size counts (%u)",
+		   c.limit);
+	/* Growing takes effect at once. */
+	vs_credit_grant(&c, 5000, 1500);
+	CHK(vs_credit_allows(&c, 1500, 5000) && !vs_credit_allows(&c, 1500, 5001),
+		   "a larger buf_alloc counts at once");
+	/* Wrap-around of the 32-bit counters. */
+	c = (struct vs_credit){ 0 };
+	vs_credit_grant(&c, 65536, UINT32_MAX - 100);
+	CHK(vs_credit_in_flight(&c, (uint64_t)UINT32_MAX + 1000) == 1100,
+		   "in flight across the 2^32 wrap (%u)",
+		   vs_credit_in_flight(&c, (uint64_t)UINT32_MAX + 1000));
+	CHK(vs_credit_allows(&c, (uint64_t)UINT32_MAX + 1000, 65536 - 1100) &&
+		   !vs_credit_allows(&c, (uint64_t)UINT32_MAX + 1000, 65536 - 1099),
+		   "credit across the wrap");
+	vs_credit_grant(&c, 65536, 2000);
+	CHK(c.limit == 65536 && c.fwd_cnt == 2000, "fwd_cnt moving across the wrap");
+	/* A fwd_cnt that goes backwards: the receiver's own loss. */
+	vs_credit_grant(&c, 65536, 1000);
+	CHK(c.limit == 65536 && vs_credit_in_flight(&c, (uint64_t)UINT32_MAX + 2001) == 1000,
+		   "fwd_cnt backwards: restarts from the header's values");
+	/* The largest buf_alloc. */
+	c = (struct vs_credit){ 0 };
+	vs_credit_grant(&c, UINT32_MAX, 0);
+	CHK(vs_credit_allows(&c, 0, 65536) && vs_credit_allows(&c, UINT32_MAX - 65536, 65536),
+		   "buf_alloc 2^32-1: everything up to it fits");
+}
+
+/* vs_flow_scan visits every live flow once per pass, and none that was deleted. */
+static void
+test_scan(struct vs_flow_table *t)
+{
+	struct vs_flow_key k;
+	struct vs_flow *f[10];
+	uint32_t cursor = 0, n = vs_flow_slots(t), i, seen = 0;
+
+	unit_group("scan: the owner's sweep over slots");
+
+	for (i = 0; i < 10; i++) {
+		k = make_key(500 + i);
+		f[i] = vs_flow_add(t, &k);
+		CHK(f[i] != NULL && f[i]->live, "scan: flow %u added and live", i);
+	}
+	vs_flow_del(t, f[3]);
+	CHK(!f[3]->live, "scan: a deleted flow is not live");
+	seen = vs_flow_scan(t, &cursor, n, scan_count, NULL);
+	CHK(seen == 9 && scan_calls == 9, "scan: one pass sees the 9 live flows (%u)", seen);
+	scan_calls = 0;
+	seen = 0;
+	for (i = 0; i < n; i += 7)
+		seen += vs_flow_scan(t, &cursor, RTE_MIN(7u, n - i), scan_count, NULL);
+	CHK(seen == 9, "scan: a pass in steps of 7 slots sees them too (%u)", seen);
+	scan_calls = 0;
+	cursor = 0;
+	vs_flow_scan(t, &cursor, n, scan_delete, t);
+	CHK(vs_flow_count(t) == 0, "scan: the callback may delete (%u left)",
+		   vs_flow_count(t));
+}
+
 static void
 test_create(void)
 {
@@ -422,7 +527,7 @@ main(int argc, char **argv)
 		(char *)"--no-telemetry", (char *)"-l", (char *)"0",
 		(char *)"--log-level=lib.*:error",
 	};
-	struct vs_flow_table *t_plain, *t_rcu;
+	struct vs_flow_table *t_plain, *t_rcu, *t_scan;
 	struct rte_rcu_qsbr *qsv;
 	size_t sz;
 	int rc;
@@ -453,6 +558,11 @@ main(int argc, char **argv)
 	test_fill_no_rcu(t_plain);
 	test_fill_rcu(t_rcu, qsv);
 	test_delete_while_walking(t_rcu, qsv, "RCU: delete every flow while walking");
+	test_credit();
+	t_scan = vs_flow_table_create("unit_flow_scan", MAX_FLOWS, SOCKET_ID_ANY, NULL);
+	UNIT_REQUIRE(t_scan != NULL);
+	test_scan(t_scan);
+	vs_flow_table_free(t_scan);
 
 	vs_flow_table_free(t_plain);
 	vs_flow_table_free(t_rcu);
