@@ -94,6 +94,7 @@ vs_pkt_finish(struct rte_mbuf *m, const struct vsock_hdr *h)
 	struct vs_mbuf_priv *pv = vs_mbuf_priv(m);
 	uint32_t len = h->op == VSOCK_OP_RW ? RTE_MIN(h->len, m->pkt_len) : 0, left = len;
 	struct rte_mbuf *s = m, *rest;
+	struct vsock_hdr hh = *h;
 	uint16_t nseg = 1;
 
 	/* Keep the segments that hold @len bytes (at least the first one). */
@@ -114,7 +115,8 @@ vs_pkt_finish(struct rte_mbuf *m, const struct vsock_hdr *h)
 	}
 	m->nb_segs = nseg;
 	m->pkt_len = len;
-	vsock_hdr_encode(h, pv->hdr);
+	hh.len = len;
+	vsock_hdr_encode(&hh, pv->hdr);
 	pv->off = 0;
 	pv->generated = 0;
 }

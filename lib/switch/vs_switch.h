@@ -229,7 +229,7 @@ struct rte_mbuf *vs_pkt_room(uint32_t room);
 /**
  * Complete a packet of vs_pkt_room(): keep the segments that hold @p h->len
  * payload bytes (no more than its room; 0 unless RW), free the others, and give
- * it header @p h.
+ * it header @p h with len set to the payload it kept.
  */
 void vs_pkt_finish(struct rte_mbuf *m, const struct vsock_hdr *h);
 
