@@ -51,8 +51,9 @@
 /* Pieces of one mbuf chain, from @off on. */
 #define HP_MBUF_IOV (VSOCK_MAX_PKT_PAYLOAD / 2048 + 2)
 /* RW packets filled by one read of a STREAM host socket (the guest's usual
- * window, 256 KiB). */
+ * window, 256 KiB), and by the largest SEQPACKET message. */
 #define HP_READ_PKTS 4u
+#define HP_MSG_PKTS (HP_MSG_MAX / VSOCK_MAX_PKT_PAYLOAD)
 
 /* ---- credit (virtio_transport_get_credit and friends) ---- */
 
@@ -697,6 +698,67 @@ hp_host_eof(struct hp_conn *c)
 	c->readable = false;
 }
 
+/*
+ * Up to @want bytes from the host socket, read in one recvmsg() straight into
+ * the mbufs of the RW packets that carry them, and queued (no more packets than
+ * the queue has room for). @msg: @want is one whole SEQPACKET message, whose last
+ * packet ends it; reading less of it is an error. Returns bytes, 0 at end of
+ * file, -ENOBUFS (no mbuf: try again later) or -errno.
+ */
+static ssize_t
+hp_tx_read(struct hp_conn *c, uint32_t want, bool msg)
+{
+	struct iovec iov[HP_MSG_PKTS * HP_MBUF_IOV];
+	struct rte_mbuf *m[HP_MSG_PKTS];
+	struct msghdr mh = { .msg_iov = iov };
+	unsigned int np, i, niov = 0;
+	uint32_t done = 0, len, flags;
+	struct vsock_hdr h;
+	ssize_t n;
+
+	np = (want + VSOCK_MAX_PKT_PAYLOAD - 1) / VSOCK_MAX_PKT_PAYLOAD;
+	np = RTE_MIN(np, RTE_MIN((unsigned int)RTE_DIM(m), HP_TXQ - c->txq_len));
+	for (i = 0; i < np; i++) {
+		len = RTE_MIN(want - i * VSOCK_MAX_PKT_PAYLOAD, (uint32_t)VSOCK_MAX_PKT_PAYLOAD);
+		m[i] = vs_pkt_room(len);
+		if (m[i] == NULL) {
+			hp.st.no_mbuf++;
+			break;
+		}
+		niov += hp_mbuf_iov(m[i], 0, iov + niov, HP_MBUF_IOV);
+	}
+	if (msg && i * VSOCK_MAX_PKT_PAYLOAD < want) {
+		/* A message is read whole or not at all. */
+		for (; i > 0; i--)
+			rte_pktmbuf_free(m[i - 1]);
+	}
+	np = i;
+	if (np == 0)
+		return -ENOBUFS;
+	mh.msg_iovlen = niov;
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
+	if (n < 0)
+		n = -errno;
+	else if (msg && n != (ssize_t)want)
+		n = -EIO; /* the message changed under us: cannot happen */
+	for (i = 0; i < np; i++) {
+		len = n > 0 ? RTE_MIN((uint32_t)n - done, m[i]->pkt_len) : 0;
+		if (len == 0) {
+			rte_pktmbuf_free(m[i]);
+			continue;
+		}
+		flags = msg && done + len == want ? VSOCK_SEQ_EOM : 0;
+		hp_hdr(c, VSOCK_OP_RW, flags, len, &h);
+		vs_pkt_finish(m[i], &h);
+		c->fwd_cnt_sent = c->fwd_cnt;
+		c->txq[c->txq_len++] = m[i];
+		hp_count_tx(&h);
+		c->tx_cnt += len;
+		done += len;
+	}
+	return n;
+}
+
 /* One SEQPACKET message from the host, if the guest can take it whole. */
 static int
 hp_tx_fill_msg(struct hp_conn *c)
@@ -740,65 +802,14 @@ hp_tx_fill_msg(struct hp_conn *c)
 	pieces = ((uint32_t)len + VSOCK_MAX_PKT_PAYLOAD - 1) / VSOCK_MAX_PKT_PAYLOAD;
 	if (HP_TXQ - c->txq_len < pieces)
 		return 0;
-	n = recv(c->fd, hp.scratch, HP_MSG_MAX, MSG_DONTWAIT);
+	n = hp_tx_read(c, (uint32_t)len, true);
+	if (n == -ENOBUFS)
+		return 0;
 	if (n != len) {
 		hp_host_eof(c);
 		return 0;
 	}
-	hp_tx_data(c, hp.scratch, (uint32_t)n, true);
 	return 1;
-}
-
-/*
- * Up to @want bytes (at most HP_READ_PKTS packets' worth) from the host socket,
- * read in one recvmsg() straight into the mbufs of the RW packets that carry them
- * and queued. Returns bytes, 0 at end of file, -ENOBUFS (no mbuf: try again
- * later) or -errno.
- */
-static ssize_t
-hp_tx_read(struct hp_conn *c, uint32_t want)
-{
-	struct iovec iov[HP_READ_PKTS * HP_MBUF_IOV];
-	struct rte_mbuf *m[HP_READ_PKTS];
-	struct msghdr mh = { .msg_iov = iov };
-	unsigned int np, i, niov = 0;
-	uint32_t done = 0, len;
-	struct vsock_hdr h;
-	ssize_t n;
-
-	np = (want + VSOCK_MAX_PKT_PAYLOAD - 1) / VSOCK_MAX_PKT_PAYLOAD;
-	np = RTE_MIN(np, HP_TXQ - c->txq_len);
-	for (i = 0; i < np; i++) {
-		len = RTE_MIN(want - i * VSOCK_MAX_PKT_PAYLOAD, (uint32_t)VSOCK_MAX_PKT_PAYLOAD);
-		m[i] = vs_pkt_room(len);
-		if (m[i] == NULL) {
-			hp.st.no_mbuf++;
-			break;
-		}
-		niov += hp_mbuf_iov(m[i], 0, iov + niov, HP_MBUF_IOV);
-	}
-	np = i;
-	if (np == 0)
-		return -ENOBUFS;
-	mh.msg_iovlen = niov;
-	n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
-	if (n < 0)
-		n = -errno;
-	for (i = 0; i < np; i++) {
-		len = n > 0 ? RTE_MIN((uint32_t)n - done, m[i]->pkt_len) : 0;
-		if (len == 0) {
-			rte_pktmbuf_free(m[i]);
-			continue;
-		}
-		hp_hdr(c, VSOCK_OP_RW, 0, len, &h);
-		vs_pkt_finish(m[i], &h);
-		c->fwd_cnt_sent = c->fwd_cnt;
-		c->txq[c->txq_len++] = m[i];
-		hp_count_tx(&h);
-		c->tx_cnt += len;
-		done += len;
-	}
-	return n;
 }
 
 /* Host socket -> packets for the guest, within its credit. */
@@ -832,7 +843,7 @@ hp_tx_fill(struct hp_conn *c)
 			break;
 		}
 		hp_credit_ok(c);
-		n = hp_tx_read(c, want);
+		n = hp_tx_read(c, want, false);
 		if (n > 0) {
 			work++;
 			continue;
