@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,8 +420,10 @@ hp_event(const struct epoll_event *e)
 	uint8_t obj = *(const uint8_t *)e->data.ptr;
 	struct hp_conn *c;
 
-	if (obj == HP_OBJ_DOORBELL)
-		return; /* vs_host_sleep_done() clears it */
+	if (obj == HP_OBJ_DOORBELL) {
+		vs_host_doorbell_clear();
+		return;
+	}
 	if (obj == HP_OBJ_LISTENER) {
 		hp_accept(e->data.ptr);
 		return;
@@ -512,8 +515,16 @@ host_port_poll(void)
 	hp.round_ms = now;
 	hp.now_ms = now;
 	work = hp_rx_ring();
-	/* Idle, or only retrying what did not move for a while (a guest that does
-	 * not read): sleep until a socket event or for a millisecond. */
+	/*
+	 * Idle, or only retrying what did not move: whoever we wait for (the host
+	 * program, a guest's driver) may need this CPU. Give it up at once
+	 * (sched_yield(): a no-op when nothing else wants the CPU), and after a few
+	 * such rounds sleep until a socket event, the doorbell, or the next timer.
+	 * Polling on while data is in flight is what kept a host program sharing
+	 * the CPU waiting for its time slice: one window per millisecond.
+	 */
+	if (work == 0 && hp.idle_rounds > 0 && hp.idle_rounds < HOST_PORT_IDLE_ROUNDS)
+		sched_yield();
 	armed = work == 0 && hp.idle_rounds >= HOST_PORT_IDLE_ROUNDS;
 	if (armed) {
 		/* Workers ring the doorbell from now on: packets for us end the sleep. */

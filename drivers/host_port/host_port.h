@@ -28,10 +28,11 @@
  * doc/host.rst describes both protocols.
  *
  * Everything runs on one thread, the one calling host_port_poll(): no locks. The
- * loop never blocks while there is work; after many idle rounds it sleeps in
- * epoll_wait() for HOST_PORT_IDLE_SLEEP_MS at a time, and a worker that hands it
- * packets meanwhile wakes it through the switch's doorbell eventfd (one write per
- * sleep, never while it is awake).
+ * loop never blocks while there is work; an idle round yields the CPU, and after
+ * HOST_PORT_IDLE_ROUNDS of them it sleeps in epoll_wait() for
+ * HOST_PORT_IDLE_SLEEP_MS at a time: host sockets' events, and a worker that hands
+ * it packets (through the switch's doorbell eventfd, one write per sleep, never
+ * while it is awake), wake it at once.
  */
 
 #include <limits.h>
@@ -48,8 +49,8 @@ extern "C" {
 #define HOST_PORT_MAX_BUF_ALLOC (64u * 1024 * 1024)
 /** Default time a guest has to answer a REQUEST, and a host program to send its line. */
 #define HOST_PORT_DEFAULT_CONNECT_TIMEOUT_MS 2000u
-/** Idle rounds spent polling with a zero timeout before sleeping. */
-#define HOST_PORT_IDLE_ROUNDS 1024u
+/** Idle rounds (each yielding the CPU) spent polling before sleeping. */
+#define HOST_PORT_IDLE_ROUNDS 16u
 /** How long an idle round sleeps in epoll_wait(). */
 #define HOST_PORT_IDLE_SLEEP_MS 1
 /** Open connections (host sockets of any kind) at most. */

@@ -38,12 +38,22 @@
 #include "host_port_pvt.h"
 #include "vs_switch.h"
 
-/* An explicit CREDIT_UPDATE goes out when the guest's view of our free space is
- * below buf_alloc / HP_CREDIT_DIV and it would learn of at least as much again. */
+/*
+ * An explicit CREDIT_UPDATE goes out when the guest's view of our free space is
+ * below half of buf_alloc and it would learn of at least a quarter of it again:
+ * a guest that streams keeps a packet or more of credit while the update travels
+ * (waiting until its view is empty stalls it for a whole round trip per window),
+ * and one update covers several packets. At most one per connection per round.
+ */
+#define HP_CREDIT_LOW_DIV 2
 #define HP_CREDIT_DIV 4
 
 /* Pieces of one mbuf chain, from @off on. */
 #define HP_MBUF_IOV (VSOCK_MAX_PKT_PAYLOAD / 2048 + 2)
+/* RW packets filled by one read of a STREAM host socket (the guest's usual
+ * window, 256 KiB), and by the largest SEQPACKET message. */
+#define HP_READ_PKTS 4u
+#define HP_MSG_PKTS (HP_MSG_MAX / VSOCK_MAX_PKT_PAYLOAD)
 
 /* ---- credit (virtio_transport_get_credit and friends) ---- */
 
@@ -76,11 +86,12 @@ hp_credit_update_due(const struct hp_conn *c)
 {
 	uint32_t seen = c->rx_cnt - c->fwd_cnt_sent;
 	uint32_t view_free = seen > hp.conf.buf_alloc ? 0 : hp.conf.buf_alloc - seen;
+	uint32_t low = hp.conf.buf_alloc / HP_CREDIT_LOW_DIV;
 	uint32_t threshold = hp.conf.buf_alloc / HP_CREDIT_DIV;
 
 	if (c->credit_req)
 		return true;
-	return view_free < threshold && c->fwd_cnt - c->fwd_cnt_sent >= threshold;
+	return view_free < low && c->fwd_cnt - c->fwd_cnt_sent >= threshold;
 }
 
 /* ---- buffers ---- */
@@ -687,6 +698,67 @@ hp_host_eof(struct hp_conn *c)
 	c->readable = false;
 }
 
+/*
+ * Up to @want bytes from the host socket, read in one recvmsg() straight into
+ * the mbufs of the RW packets that carry them, and queued (no more packets than
+ * the queue has room for). @msg: @want is one whole SEQPACKET message, whose last
+ * packet ends it; reading less of it is an error. Returns bytes, 0 at end of
+ * file, -ENOBUFS (no mbuf: try again later) or -errno.
+ */
+static ssize_t
+hp_tx_read(struct hp_conn *c, uint32_t want, bool msg)
+{
+	struct iovec iov[HP_MSG_PKTS * HP_MBUF_IOV];
+	struct rte_mbuf *m[HP_MSG_PKTS];
+	struct msghdr mh = { .msg_iov = iov };
+	unsigned int np, i, niov = 0;
+	uint32_t done = 0, len, flags;
+	struct vsock_hdr h;
+	ssize_t n;
+
+	np = (want + VSOCK_MAX_PKT_PAYLOAD - 1) / VSOCK_MAX_PKT_PAYLOAD;
+	np = RTE_MIN(np, RTE_MIN((unsigned int)RTE_DIM(m), HP_TXQ - c->txq_len));
+	for (i = 0; i < np; i++) {
+		len = RTE_MIN(want - i * VSOCK_MAX_PKT_PAYLOAD, (uint32_t)VSOCK_MAX_PKT_PAYLOAD);
+		m[i] = vs_pkt_room(len);
+		if (m[i] == NULL) {
+			hp.st.no_mbuf++;
+			break;
+		}
+		niov += hp_mbuf_iov(m[i], 0, iov + niov, HP_MBUF_IOV);
+	}
+	if (msg && i * VSOCK_MAX_PKT_PAYLOAD < want) {
+		/* A message is read whole or not at all. */
+		for (; i > 0; i--)
+			rte_pktmbuf_free(m[i - 1]);
+	}
+	np = i;
+	if (np == 0)
+		return -ENOBUFS;
+	mh.msg_iovlen = niov;
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
+	if (n < 0)
+		n = -errno;
+	else if (msg && n != (ssize_t)want)
+		n = -EIO; /* the message changed under us: cannot happen */
+	for (i = 0; i < np; i++) {
+		len = n > 0 ? RTE_MIN((uint32_t)n - done, m[i]->pkt_len) : 0;
+		if (len == 0) {
+			rte_pktmbuf_free(m[i]);
+			continue;
+		}
+		flags = msg && done + len == want ? VSOCK_SEQ_EOM : 0;
+		hp_hdr(c, VSOCK_OP_RW, flags, len, &h);
+		vs_pkt_finish(m[i], &h);
+		c->fwd_cnt_sent = c->fwd_cnt;
+		c->txq[c->txq_len++] = m[i];
+		hp_count_tx(&h);
+		c->tx_cnt += len;
+		done += len;
+	}
+	return n;
+}
+
 /* One SEQPACKET message from the host, if the guest can take it whole. */
 static int
 hp_tx_fill_msg(struct hp_conn *c)
@@ -730,12 +802,13 @@ hp_tx_fill_msg(struct hp_conn *c)
 	pieces = ((uint32_t)len + VSOCK_MAX_PKT_PAYLOAD - 1) / VSOCK_MAX_PKT_PAYLOAD;
 	if (HP_TXQ - c->txq_len < pieces)
 		return 0;
-	n = recv(c->fd, hp.scratch, HP_MSG_MAX, MSG_DONTWAIT);
+	n = hp_tx_read(c, (uint32_t)len, true);
+	if (n == -ENOBUFS)
+		return 0;
 	if (n != len) {
 		hp_host_eof(c);
 		return 0;
 	}
-	hp_tx_data(c, hp.scratch, (uint32_t)n, true);
 	return 1;
 }
 
@@ -764,25 +837,23 @@ hp_tx_fill(struct hp_conn *c)
 			work++;
 			continue;
 		}
-		want = RTE_MIN(hp_credit_get(c), (uint32_t)VSOCK_MAX_PKT_PAYLOAD);
+		want = RTE_MIN(hp_credit_get(c), HP_READ_PKTS * (uint32_t)VSOCK_MAX_PKT_PAYLOAD);
 		if (want == 0) {
 			hp_credit_short(c);
 			break;
 		}
 		hp_credit_ok(c);
-		n = recv(c->fd, hp.scratch, want, MSG_DONTWAIT);
+		n = hp_tx_read(c, want, false);
 		if (n > 0) {
-			hp_tx_data(c, hp.scratch, (uint32_t)n, false);
 			work++;
-			if (c->stash_len > 0)
-				break;
 			continue;
 		}
-		if (n < 0 && errno == EAGAIN) {
+		if (n == -EAGAIN) {
 			c->readable = false;
 			break;
 		}
-		hp_host_eof(c);
+		if (n != -ENOBUFS)
+			hp_host_eof(c);
 		break;
 	}
 	return work;

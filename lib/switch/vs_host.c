@@ -71,6 +71,58 @@ vs_pkt_alloc(const struct vsock_hdr *h, const void *payload)
 	return vs_mbuf_from_iov(h, &iov, iov.len > 0 ? 1 : 0, 0);
 }
 
+struct rte_mbuf *
+vs_pkt_room(uint32_t room)
+{
+	unsigned int nseg = room == 0 ? 1 : (room + VS_MBUF_DATA - 1) / VS_MBUF_DATA, i;
+	struct rte_mbuf *segs[VSOCK_MAX_PKT_PAYLOAD / VS_MBUF_DATA + 1];
+
+	if (room > VSOCK_MAX_PKT_PAYLOAD || rte_pktmbuf_alloc_bulk(vs_sw.pool, segs, nseg) != 0)
+		return NULL;
+	for (i = 0; i < nseg; i++) {
+		segs[i]->data_len = (uint16_t)RTE_MIN(room - i * VS_MBUF_DATA,
+						      (uint32_t)VS_MBUF_DATA);
+		if (i > 0)
+			segs[i - 1]->next = segs[i];
+	}
+	segs[0]->nb_segs = (uint16_t)nseg;
+	segs[0]->pkt_len = room;
+	return segs[0];
+}
+
+void
+vs_pkt_finish(struct rte_mbuf *m, const struct vsock_hdr *h)
+{
+	struct vs_mbuf_priv *pv = vs_mbuf_priv(m);
+	uint32_t len = h->op == VSOCK_OP_RW ? RTE_MIN(h->len, m->pkt_len) : 0, left = len;
+	struct rte_mbuf *s = m, *rest;
+	struct vsock_hdr hh = *h;
+	uint16_t nseg = 1;
+
+	/* Keep the segments that hold @len bytes (at least the first one). */
+	for (;;) {
+		s->data_len = (uint16_t)RTE_MIN(left, (uint32_t)s->data_len);
+		left -= s->data_len;
+		if (left == 0 || s->next == NULL)
+			break;
+		s = s->next;
+		nseg++;
+	}
+	rest = s->next;
+	s->next = NULL;
+	if (rest != NULL) {
+		rest->nb_segs = (uint16_t)(m->nb_segs - nseg);
+		rest->pkt_len = m->pkt_len - len;
+		rte_pktmbuf_free(rest);
+	}
+	m->nb_segs = nseg;
+	m->pkt_len = len;
+	hh.len = len;
+	vsock_hdr_encode(&hh, pv->hdr);
+	pv->off = 0;
+	pv->generated = 0;
+}
+
 void
 vs_pkt_hdr(const struct rte_mbuf *m, struct vsock_hdr *h)
 {
@@ -163,9 +215,14 @@ vs_host_sleep_prepare(void)
 void
 vs_host_sleep_done(void)
 {
+	__atomic_store_n(&vs_sw.host_sleeping, 0, __ATOMIC_RELAXED);
+}
+
+void
+vs_host_doorbell_clear(void)
+{
 	eventfd_t v;
 
-	__atomic_store_n(&vs_sw.host_sleeping, 0, __ATOMIC_RELAXED);
 	if (vs_sw.host_doorbell >= 0)
 		eventfd_read(vs_sw.host_doorbell, &v);
 }

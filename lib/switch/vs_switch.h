@@ -288,6 +288,21 @@ struct rte_ring *vs_host_attach(void);
  */
 struct rte_mbuf *vs_pkt_alloc(const struct vsock_hdr *h, const void *payload);
 
+/**
+ * An RW packet to fill in place: a chain with room for @p room payload bytes
+ * (at most VSOCK_MAX_PKT_PAYLOAD), every segment's data_len set to its room, so
+ * that a readv() over the segments fills it; then vs_pkt_finish().
+ * @return the chain, or NULL when the pool is empty.
+ */
+struct rte_mbuf *vs_pkt_room(uint32_t room);
+
+/**
+ * Complete a packet of vs_pkt_room(): keep the segments that hold @p h->len
+ * payload bytes (no more than its room; 0 unless RW), free the others, and give
+ * it header @p h with len set to the payload it kept.
+ */
+void vs_pkt_finish(struct rte_mbuf *m, const struct vsock_hdr *h);
+
 /** Header of a packet mbuf (len = payload bytes it holds). */
 void vs_pkt_hdr(const struct rte_mbuf *m, struct vsock_hdr *h);
 
@@ -329,6 +344,9 @@ bool vs_host_sleep_prepare(void);
 
 /** The host endpoint is awake again: workers stop ringing. */
 void vs_host_sleep_done(void);
+
+/** The doorbell was rung (epoll said so): clear it. */
+void vs_host_doorbell_clear(void);
 
 /** Counters of the host port (guest-facing view), or zeros. */
 void vs_host_stats_get(struct vs_port_stats *s);

@@ -201,9 +201,11 @@ vs_port_enqueue(struct vs_port *p, struct rte_mbuf *m)
 	if (rte_ring_mp_enqueue(vs_port_ring(p), m) != 0)
 		return -ENOBUFS;
 	if (p == vs_sw.host) {
-		/* Pairs with the fence in vs_host_sleep_prepare(). */
+		/* Pairs with the fence in vs_host_sleep_prepare(). The first worker to
+		 * see the endpoint asleep takes the flag: one doorbell write per sleep. */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&vs_sw.host_sleeping, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&vs_sw.host_sleeping, __ATOMIC_RELAXED) &&
+		    __atomic_exchange_n(&vs_sw.host_sleeping, 0, __ATOMIC_RELAXED))
 			vs_host_ring_doorbell();
 	}
 	return 0;
