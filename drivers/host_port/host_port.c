@@ -253,7 +253,7 @@ hp_conn_new(int fd, enum hp_proto proto, uint16_t type)
 	if (c == NULL)
 		return NULL;
 	c->obj = HP_OBJ_CONN;
-	c->state = HP_ST_LINE;
+	hp_conn_set_state(c, HP_ST_LINE);
 	c->proto = (uint8_t)proto;
 	c->type = type;
 	c->fd = -1;
@@ -287,7 +287,7 @@ hp_conn_kill(struct hp_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	hp.nconns--;
-	c->state = HP_ST_DEAD;
+	hp_conn_set_state(c, HP_ST_DEAD);
 	c->next = hp.dead;
 	c->prev = NULL;
 	hp.dead = c;

@@ -174,6 +174,8 @@ struct hp_conn {
 	uint32_t peer_buf_alloc;
 	uint32_t peer_fwd_cnt;
 	uint32_t tx_cnt; /* payload bytes we sent */
+	uint64_t tx_pkts; /* packets the switch took from us (telemetry) */
+	uint64_t state_ms; /* when @state was last set (telemetry) */
 
 	/* Shutdown. */
 	uint32_t shut; /* VSOCK_SHUTDOWN_* flags we sent */
@@ -274,6 +276,14 @@ void hp_conn_dial_retry(struct hp_conn *c);
 void hp_conn_reset(struct hp_conn *c);
 unsigned int hp_loose_flush(void);
 void hp_conn_release(struct hp_conn *c);
+
+/* Enter a state; the time is kept for telemetry (state_age_ms). */
+static inline void
+hp_conn_set_state(struct hp_conn *c, enum hp_state st)
+{
+	c->state = (uint8_t)st;
+	c->state_ms = hp.now_ms;
+}
 
 /* hp_telemetry.c: the endpoint's part of /vsock/guest and /vsock/flows. */
 void hp_tel_init(void);

@@ -304,6 +304,7 @@ hp_txq_flush(struct hp_conn *c)
 	if (c->txq_len == 0)
 		return 0;
 	n = vs_host_send(c->txq, c->txq_len);
+	c->tx_pkts += n;
 	if (n < c->txq_len) {
 		memmove(c->txq, c->txq + n, (c->txq_len - n) * sizeof(c->txq[0]));
 		hp.st.send_stalls++;
@@ -900,7 +901,7 @@ hp_conn_progress(struct hp_conn *c)
 	}
 	if (c->shut == VSOCK_SHUTDOWN_MASK && c->state == HP_ST_CONNECTED) {
 		/* Nothing more goes to or comes from the host program. */
-		c->state = HP_ST_CLOSING;
+		hp_conn_set_state(c, HP_ST_CLOSING);
 		hp_conn_set_fd(c, -1);
 		hp_timer_set(c, hp.now_ms + HP_CLOSE_TIMEOUT_MS);
 	}
@@ -962,7 +963,7 @@ hp_recv_connecting(struct hp_conn *c, const struct vsock_hdr *h)
 {
 	switch (h->op) {
 	case VSOCK_OP_RESPONSE:
-		c->state = HP_ST_CONNECTED;
+		hp_conn_set_state(c, HP_ST_CONNECTED);
 		hp_timer_clear(c);
 		hp.st.conns_host++;
 		hp_connected_reply(c);
@@ -1068,7 +1069,7 @@ hp_guest_request(const struct vsock_hdr *h)
 	}
 	if (ret == -EAGAIN) {
 		/* The program's accept backlog is full: try again for a while. */
-		c->state = HP_ST_DIALING;
+		hp_conn_set_state(c, HP_ST_DIALING);
 		hp_timer_set(c, hp.now_ms + hp.conf.connect_timeout_ms);
 		return;
 	}
@@ -1079,7 +1080,7 @@ hp_guest_request(const struct vsock_hdr *h)
 		hp_conn_reset(c);
 		return;
 	}
-	c->state = HP_ST_CONNECTED;
+	hp_conn_set_state(c, HP_ST_CONNECTED);
 	c->pend |= HP_PEND_RESPONSE;
 	hp.st.conns_guest++;
 	hp_activate(c);
@@ -1107,7 +1108,7 @@ hp_conn_dial_retry(struct hp_conn *c)
 		return;
 	}
 	hp_timer_clear(c);
-	c->state = HP_ST_CONNECTED;
+	hp_conn_set_state(c, HP_ST_CONNECTED);
 	c->pend |= HP_PEND_RESPONSE;
 	hp.st.conns_guest++;
 	hp_activate(c);
@@ -1189,7 +1190,7 @@ hp_conn_request(struct hp_conn *c)
 	c->peer_fwd_cnt = 0;
 	if (!hp_txq_push(c, VSOCK_OP_REQUEST, 0, NULL, 0))
 		return -ENOBUFS;
-	c->state = HP_ST_CONNECTING;
+	hp_conn_set_state(c, HP_ST_CONNECTING);
 	hp_timer_set(c, hp.now_ms + hp.conf.connect_timeout_ms);
 	hp_activate(c);
 	return 0;

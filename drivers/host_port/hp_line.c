@@ -361,7 +361,7 @@ hp_control_listen(struct hp_conn *c, char **tok, int n)
 		}
 	}
 	hp_timer_clear(c);
-	c->state = HP_ST_LISTEN;
+	hp_conn_set_state(c, HP_ST_LISTEN);
 	c->listen_port = port;
 	c->listen_cid = cid;
 	c->lnext = hp.listens;

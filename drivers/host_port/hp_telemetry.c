@@ -4,8 +4,8 @@
 
 /*
  * What the host endpoint adds to the switch's telemetry: the hybrid socket of
- * each guest in /vsock/guest,<cid>, and the host ends of connections in
- * /vsock/flows.
+ * each guest in /vsock/guest,<cid>, and the host ends of connections (local CID 2)
+ * in /vsock/flows.
  *
  * The endpoint's state (guests, connections) belongs to its thread and changes
  * every round; a telemetry thread must not walk it. So the telemetry thread asks:
@@ -20,9 +20,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_lcore.h>
 #include <rte_telemetry.h>
 
 #include "host_port_pvt.h"
+#include "vs_flow.h"
 #include "vs_switch.h"
 
 /* How long a telemetry thread waits for the endpoint. */
@@ -112,6 +114,87 @@ guest_hook(uint64_t cid, struct rte_tel_data *d)
 	rte_tel_data_add_dict_string(d, "uds", gi.found ? gi.uds : "");
 }
 
+/* ---- /vsock/flows: the host ends of connections ---- */
+
+struct flows_req {
+	uint64_t cid;
+	struct vs_flow_row *rows;
+	unsigned int room;
+	unsigned int nrows;
+	uint64_t total;
+};
+
+/* A connection's state as the switch's flow tables name them; false if it is
+ * not a connection end (a command line, a LISTEN, a dead one). */
+static bool
+conn_flow_state(const struct hp_conn *c, uint8_t *state)
+{
+	switch (c->state) {
+	case HP_ST_CONNECTING:
+	case HP_ST_DIALING:
+		*state = VS_FLOW_CONNECTING;
+		return true;
+	case HP_ST_CONNECTED:
+		*state = c->shut != 0 || c->peer_shut != 0 ? VS_FLOW_CLOSING : VS_FLOW_CONNECTED;
+		return true;
+	case HP_ST_CLOSING:
+		*state = VS_FLOW_CLOSING;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void
+flows_fill(void *arg)
+{
+	struct flows_req *fr = arg;
+	const struct hp_conn *c;
+	uint8_t state;
+
+	for (c = hp.all; c != NULL; c = c->next) {
+		if (!conn_flow_state(c, &state) || (fr->cid != 0 && fr->cid != c->cid))
+			continue;
+		fr->total++;
+		if (fr->nrows == fr->room)
+			continue;
+		fr->rows[fr->nrows++] = (struct vs_flow_row){
+			.local_cid = VSOCK_CID_HOST,
+			.peer_cid = c->cid,
+			.local_port = c->hport,
+			.peer_port = c->gport,
+			.type = c->type,
+			.state = state,
+			/* The host program connected (hybrid CONNECT, control CONNECT). */
+			.outgoing = c->proto == HP_PROTO_HYBRID || c->proto == HP_PROTO_CONTROL,
+			.tx_pkts = c->tx_pkts,
+			.tx_bytes = c->tx_cnt,
+			.state_age_ms = hp.now_ms - c->state_ms,
+			.buf_alloc = hp.conf.buf_alloc,
+			.fwd_cnt = c->fwd_cnt,
+			.peer_buf_alloc = c->peer_buf_alloc,
+			.peer_fwd_cnt = c->peer_fwd_cnt,
+			.in_flight = c->tx_cnt - c->peer_fwd_cnt,
+			.lcore = rte_get_main_lcore(),
+		};
+	}
+}
+
+static uint64_t
+flows_hook(uint64_t cid, struct vs_flow_row *rows, unsigned int room, unsigned int *nrows)
+{
+	struct flows_req fr = { .cid = cid, .rows = rows, .room = room };
+
+	*nrows = 0;
+	/* The host's own CID names every host end. */
+	if (cid == VSOCK_CID_HOST)
+		fr.cid = 0;
+	if (hp_tel_call(flows_fill, &fr) != 0)
+		return 0;
+	*nrows = fr.nrows;
+	return fr.total;
+}
+
 void
 hp_tel_init(void)
 {
@@ -122,5 +205,6 @@ hp_tel_init(void)
 		return;
 	if (vs_telemetry_guest_hook(guest_hook) != 0)
 		HP_LOG(WARNING, "no room for the telemetry guest hook");
+	vs_telemetry_flows_hook(flows_hook);
 	registered = true;
 }

@@ -360,12 +360,36 @@ void vs_host_stats_get(struct vs_port_stats *s);
  */
 int vs_telemetry_guest_hook(void (*fn)(uint64_t cid, struct rte_tel_data *d));
 
+/** A connection end kept outside the workers' flow tables, as /vsock/flows shows it. */
+struct vs_flow_row {
+	uint64_t local_cid;
+	uint64_t peer_cid;
+	uint32_t local_port;
+	uint32_t peer_port;
+	uint16_t type; /**< VSOCK_TYPE_* */
+	uint8_t state; /**< enum vs_flow_state (vs_flow.h) */
+	uint8_t outgoing; /**< this end sent the REQUEST */
+	uint64_t tx_pkts; /**< packets this end sent */
+	uint64_t tx_bytes; /**< payload bytes this end sent */
+	uint64_t state_age_ms; /**< time in this state */
+	uint32_t buf_alloc; /**< credit this end gave: buffer size */
+	uint32_t fwd_cnt; /**< credit this end gave: bytes it consumed */
+	uint32_t peer_buf_alloc; /**< credit the peer gave */
+	uint32_t peer_fwd_cnt;
+	uint32_t in_flight; /**< bytes this end sent that the peer has not consumed */
+	unsigned int lcore; /**< thread that keeps it (the main lcore for the host endpoint) */
+};
+
 /**
- * Add rows about the host ends of connections to /vsock/flows (columns as the
- * switch's own rows); @p cid is 0 for all guests. Optional, one.
+ * Add rows about connection ends the switch's tables do not hold (the host
+ * endpoint's) to /vsock/flows. Optional, one.
+ *
+ * @p fn gets the CID filter (0: all; else ends whose local or peer CID is it), room
+ * for @p room rows, and returns how many ends match (rows filled: at most @p room,
+ * in @p *nrows).
  */
-void vs_telemetry_flows_hook(unsigned int (*fn)(uint64_t cid, struct rte_tel_data *cols[],
-						 unsigned int room));
+void vs_telemetry_flows_hook(uint64_t (*fn)(uint64_t cid, struct vs_flow_row *rows,
+					     unsigned int room, unsigned int *nrows));
 
 /**
  * Stop a running capture (see vs_capture.h): no worker is inside the capture

@@ -33,7 +33,8 @@
 
 static void (*guest_hooks[VS_TEL_MAX_HOOKS])(uint64_t cid, struct rte_tel_data *d);
 static unsigned int nguest_hooks;
-static unsigned int (*flows_hook)(uint64_t cid, struct rte_tel_data *cols[], unsigned int room);
+static uint64_t (*flows_hook)(uint64_t cid, struct vs_flow_row *rows, unsigned int room,
+			      unsigned int *nrows);
 /* Telemetry serves each client on its own thread; one reader at a time. */
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -80,8 +81,8 @@ vs_telemetry_guest_hook(void (*fn)(uint64_t cid, struct rte_tel_data *d))
 }
 
 void
-vs_telemetry_flows_hook(unsigned int (*fn)(uint64_t cid, struct rte_tel_data *cols[],
-					   unsigned int room))
+vs_telemetry_flows_hook(uint64_t (*fn)(uint64_t cid, struct vs_flow_row *rows, unsigned int room,
+				       unsigned int *nrows))
 {
 	flows_hook = fn;
 }
@@ -93,8 +94,6 @@ reader_enter(void)
 {
 	rte_rcu_qsbr_thread_online(vs_sw.qsv, VS_TEL_QSBR_ID);
 }
-
-
 
 static void
 reader_leave(void)
@@ -125,7 +124,6 @@ cmd_guests(const char *cmd __rte_unused, const char *params __rte_unused,
 	   struct rte_tel_data *d)
 {
 	uint32_t i, n = __atomic_load_n(&vs_sw.nports, __ATOMIC_ACQUIRE);
-
 
 	rte_tel_data_start_array(d, RTE_TEL_U64_VAL);
 	for (i = 0; i < n; i++) {
@@ -183,7 +181,6 @@ cmd_guest(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	unsigned int i;
 	uint32_t state;
 
-
 	if (parse_cid(params, &cid) != 0 || (p = guest_port(cid)) == NULL)
 		return -EINVAL;
 	state = vs_port_state_get(p);
@@ -202,14 +199,19 @@ cmd_guest(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	}
 	if (p->ops != NULL && p->ops->info != NULL)
 		p->ops->info(p->drv, d);
-	for (i = 0; i < nguest_hooks; i++)
-		guest_hooks[i](p->cid, d);
 	vs_port_stats_get(p, &s);
 	add_stats(d, &s);
 	rte_tel_data_add_dict_u64(d, "backlog_packets", p->backlog.tail - p->backlog.head);
 	rte_tel_data_add_dict_u64(d, "backlog_bytes", p->backlog.bytes);
 	rte_tel_data_add_dict_u64(d, "connections", vs_port_flow_count(p));
 	rte_tel_data_add_dict_u64(d, "connections_counted", p->conns);
+	/* Other threads' fields last, and outside the QSBR read section: a hook
+	 * may wait for a thread (the host endpoint) that may itself be waiting in
+	 * vs_port_del() for this reader. @p is not used after this. */
+	reader_leave();
+	for (i = 0; i < nguest_hooks; i++)
+		guest_hooks[i](cid, d);
+	reader_enter();
 	return 0;
 }
 
@@ -222,13 +224,64 @@ static const char *const col_names[COL_MAX] = {
 	"peer_buf_alloc", "peer_fwd_cnt", "in_flight",
 };
 
+/* One row of /vsock/flows. */
+static void
+add_flow_row(struct rte_tel_data *cols[], const struct vs_flow_row *r)
+{
+	rte_tel_data_add_array_u64(cols[COL_LOCAL_CID], r->local_cid);
+	rte_tel_data_add_array_u64(cols[COL_LOCAL_PORT], r->local_port);
+	rte_tel_data_add_array_u64(cols[COL_PEER_CID], r->peer_cid);
+	rte_tel_data_add_array_u64(cols[COL_PEER_PORT], r->peer_port);
+	rte_tel_data_add_array_string(cols[COL_TYPE], r->type == VSOCK_TYPE_SEQPACKET ?
+				      "seqpacket" : "stream");
+	rte_tel_data_add_array_string(cols[COL_STATE], r->state < RTE_DIM(flow_state_names) ?
+				      flow_state_names[r->state] : "unknown");
+	rte_tel_data_add_array_string(cols[COL_DIR], r->outgoing ? "out" : "in");
+	rte_tel_data_add_array_u64(cols[COL_TX_PKTS], r->tx_pkts);
+	rte_tel_data_add_array_u64(cols[COL_TX_BYTES], r->tx_bytes);
+	rte_tel_data_add_array_u64(cols[COL_LCORE], r->lcore);
+	rte_tel_data_add_array_u64(cols[COL_AGE], r->state_age_ms);
+	rte_tel_data_add_array_u64(cols[COL_BUF_ALLOC], r->buf_alloc);
+	rte_tel_data_add_array_u64(cols[COL_FWD_CNT], r->fwd_cnt);
+	rte_tel_data_add_array_u64(cols[COL_PEER_BUF_ALLOC], r->peer_buf_alloc);
+	rte_tel_data_add_array_u64(cols[COL_PEER_FWD_CNT], r->peer_fwd_cnt);
+	rte_tel_data_add_array_u64(cols[COL_IN_FLIGHT], r->in_flight);
+}
+
+/* A worker's flow as a row; @now in TSC cycles. */
+static void
+flow_row(const struct vs_flow *f, unsigned int lcore, uint64_t now, struct vs_flow_row *r)
+{
+	uint64_t since = f->since;
+
+	*r = (struct vs_flow_row){
+		.local_cid = f->key.local_cid,
+		.peer_cid = f->key.peer_cid,
+		.local_port = f->key.local_port,
+		.peer_port = f->key.peer_port,
+		.type = f->type,
+		.state = f->state,
+		.outgoing = f->outgoing,
+		.tx_pkts = f->tx_pkts,
+		.tx_bytes = f->tx_bytes,
+		.state_age_ms = since != 0 && now > since ? (now - since) * 1000 / rte_get_tsc_hz() : 0,
+		.buf_alloc = f->buf_alloc,
+		.fwd_cnt = f->fwd_cnt,
+		.peer_buf_alloc = f->peer.buf_alloc,
+		.peer_fwd_cnt = f->peer.fwd_cnt,
+		.in_flight = vs_credit_in_flight(&f->peer, f->tx_bytes),
+		.lcore = lcore,
+	};
+}
+
 static int
 cmd_flows(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
+	static struct vs_flow_row rows[VS_TEL_MAX_FLOWS]; /* under tel_lock */
 	struct rte_tel_data *cols[COL_MAX];
-	uint64_t cid = 0, total = 0, shown = 0, now, since, hz = rte_get_tsc_hz();
-	unsigned int i, c;
-
+	uint64_t cid = 0, total = 0, now;
+	unsigned int i, c, shown = 0, nrows = 0;
+	struct vs_flow_row r;
 
 	if (params != NULL && *params != '\0' && parse_cid(params, &cid) != 0)
 		return -EINVAL;
@@ -255,33 +308,17 @@ cmd_flows(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 			if (shown == VS_TEL_MAX_FLOWS)
 				continue;
 			shown++;
-			rte_tel_data_add_array_u64(cols[COL_LOCAL_CID], f->key.local_cid);
-			rte_tel_data_add_array_u64(cols[COL_LOCAL_PORT], f->key.local_port);
-			rte_tel_data_add_array_u64(cols[COL_PEER_CID], f->key.peer_cid);
-			rte_tel_data_add_array_u64(cols[COL_PEER_PORT], f->key.peer_port);
-			rte_tel_data_add_array_string(cols[COL_TYPE], f->type == VSOCK_TYPE_SEQPACKET ?
-						      "seqpacket" : "stream");
-			rte_tel_data_add_array_string(cols[COL_STATE], f->state < RTE_DIM(flow_state_names) ?
-						      flow_state_names[f->state] : "unknown");
-			rte_tel_data_add_array_string(cols[COL_DIR], f->outgoing ? "out" : "in");
-			rte_tel_data_add_array_u64(cols[COL_TX_PKTS], f->tx_pkts);
-			rte_tel_data_add_array_u64(cols[COL_TX_BYTES], f->tx_bytes);
-			rte_tel_data_add_array_u64(cols[COL_LCORE], lc->lcore_id);
-			since = f->since;
-			rte_tel_data_add_array_u64(cols[COL_AGE], since != 0 && now > since ?
-						   (now - since) * 1000 / hz : 0);
-			rte_tel_data_add_array_u64(cols[COL_BUF_ALLOC], f->buf_alloc);
-			rte_tel_data_add_array_u64(cols[COL_FWD_CNT], f->fwd_cnt);
-			rte_tel_data_add_array_u64(cols[COL_PEER_BUF_ALLOC], f->peer.buf_alloc);
-			rte_tel_data_add_array_u64(cols[COL_PEER_FWD_CNT], f->peer.fwd_cnt);
-			rte_tel_data_add_array_u64(cols[COL_IN_FLIGHT],
-						   vs_credit_in_flight(&f->peer, f->tx_bytes));
+			flow_row(f, lc->lcore_id, now, &r);
+			add_flow_row(cols, &r);
 		}
 	}
 	if (flows_hook != NULL) {
-		unsigned int more = flows_hook(cid, cols, VS_TEL_MAX_FLOWS - (unsigned int)shown);
-
-		total += more;
+		/* Outside the QSBR read section: see cmd_guest(). */
+		reader_leave();
+		total += flows_hook(cid, rows, VS_TEL_MAX_FLOWS - shown, &nrows);
+		reader_enter();
+		for (i = 0; i < nrows && i < VS_TEL_MAX_FLOWS - shown; i++)
+			add_flow_row(cols, &rows[i]);
 	}
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "total", total);
@@ -299,7 +336,6 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	uint32_t i, n = __atomic_load_n(&vs_sw.nports, __ATOMIC_ACQUIRE), running = 0, guests = 0;
 	uint64_t flows = 0, lost = 0;
 	struct vs_capture_stats cs;
-
 
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < n; i++) {
@@ -339,7 +375,6 @@ cmd_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 					     "tx_packets", "connection_ends" };
 	unsigned int i, c;
 
-
 	for (c = 0; c < RTE_DIM(cols); c++) {
 		cols[c] = rte_tel_data_alloc();
 		if (cols[c] == NULL) {
@@ -375,7 +410,6 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 {
 	struct rte_tel_data *workers = rte_tel_data_alloc();
 	unsigned int i;
-
 
 	if (workers == NULL)
 		return -ENOMEM;

@@ -609,6 +609,52 @@ def cmd_vstop(args):
     return 0
 
 
+def cmd_hostflows(args):
+    """/vsock/flows with a host-terminated connection (tel_hostflows.c)."""
+    r = query(args.file_prefix, ['/vsock/flows', '/vsock/flows,3',
+                                 '/vsock/flows,2', '/vsock/guest,3'])
+    if r is None:
+        return 1
+    fl = r['/vsock/flows']
+    got = rows(fl)
+    check_eq(sorted(k for k in fl if isinstance(fl[k], list)),
+             sorted(FLOW_COLUMNS), "flows columns")
+    check_eq(fl.get('total'), 2, "flows total: the guest's end and the host's")
+    host = [x for x in got if x['local_cid'] == 2]
+    guest = [x for x in got if x['local_cid'] == 3]
+    if not check_eq((len(host), len(guest)), (1, 1), "one host row, one guest row"):
+        return 0
+    h, g = host[0], guest[0]
+    check_eq((h['local_port'], h['peer_cid'], h['peer_port'], h['type'],
+              h['state'], h['direction']),
+             (args.host_port, 3, args.port, 'stream', 'connected', 'out'),
+             "host row: ends, type, state, direction")
+    check_eq((g['local_port'], g['peer_cid'], g['peer_port'], g['direction']),
+             (args.port, 2, args.host_port, 'in'), "guest row mirrors it")
+    check_eq(h['tx_bytes'], args.host_bytes, "host row tx_bytes")
+    check_eq(g['tx_bytes'], args.guest_bytes, "guest row tx_bytes")
+    # REQUEST + data packets at least; the guest end counts the same way
+    check(h['tx_packets'] >= 2, "host row tx_packets {} >= 2"
+          .format(h['tx_packets']))
+    check_eq(h['lcore'], args.main_lcore, "host row lcore: the main lcore")
+    check_eq(h['buf_alloc'], args.buf_alloc, "host row buf_alloc (--buf-alloc)")
+    check_eq(h['fwd_cnt'], args.guest_bytes,
+             "host row fwd_cnt: what the host program was given")
+    check_eq(g['fwd_cnt'], args.host_bytes,
+             "guest row fwd_cnt: what the guest read")
+    check_eq((h['peer_buf_alloc'], h['peer_fwd_cnt']),
+             (g['buf_alloc'], g['fwd_cnt']),
+             "host row's view of the guest's credit = the guest's grant")
+    check_eq(h['in_flight'], 0, "host row: nothing in flight")
+    check(0 <= h['state_age_ms'] < 600000, "host row state_age_ms {}"
+          .format(h['state_age_ms']))
+    for q in ('/vsock/flows,3', '/vsock/flows,2'):
+        check_eq((r[q].get('total'), len(rows(r[q]))), (2, 2),
+                 q + ": both ends")
+    check_eq(r['/vsock/guest,3'].get('uds'), args.uds, "guest 3 uds")
+    return 0
+
+
 def main():
     """Parse the subcommand and run it."""
     p = argparse.ArgumentParser(
@@ -636,10 +682,17 @@ def main():
     s.add_argument('--busy', required=True, help="sender,receiver")
     s.add_argument('--idle', required=True, help="idle CIDs")
     s.add_argument('-i', '--interval', type=float, default=0.5)
+    s = sub.add_parser('hostflows')
+    s.add_argument('-f', '--file-prefix', required=True)
+    for a in ('port', 'host-port', 'host-bytes', 'guest-bytes', 'main-lcore',
+              'buf-alloc'):
+        s.add_argument('--' + a, type=int, required=True)
+    s.add_argument('--uds', required=True)
     args = p.parse_args()
     fn = {'wait-running': cmd_wait_running, 'telemetry': cmd_telemetry,
           'closed': cmd_closed, 'capture-stats': cmd_capture_stats,
-          'pcap': cmd_pcap, 'vstop': cmd_vstop}[args.cmd]
+          'pcap': cmd_pcap, 'vstop': cmd_vstop,
+          'hostflows': cmd_hostflows}[args.cmd]
     ret = fn(args)
     if ret:
         sys.exit(ret)
