@@ -15,6 +15,7 @@
 
 #include "host_port.h"
 #include "vs_config.h"
+#include "vs_ratelimit.h"
 #include "vsock_proto.h"
 
 struct rte_mbuf;
@@ -51,6 +52,9 @@ struct rte_ring;
 #define HP_CONNS_MAX 1000
 /* Generated RSTs waiting for the switch. */
 #define HP_LOOSE_MAX 256
+
+/* Rate-limit buckets of guest-triggered log lines. */
+#define HP_LOG_BUCKETS 64
 
 /* LISTEN without a CID. */
 #define HP_CID_ANY UINT64_MAX
@@ -233,6 +237,8 @@ struct hp_state_all {
 	uint64_t next_timer_ms;
 	uint32_t idle_rounds;
 	struct host_port_stats st;
+	/* Log lines guests trigger, one bucket per CID modulo HP_LOG_BUCKETS. */
+	struct vs_ratelimit log_rl[HP_LOG_BUCKETS];
 };
 
 extern struct hp_state_all hp;
@@ -290,5 +296,8 @@ void hp_tel_init(void);
 void hp_tel_serve(void);
 
 #define HP_LOG(level, fmt, ...) VS_LOG(level, "host: " fmt, ##__VA_ARGS__)
+/* A line guest @cid can trigger: rate limited per guest (vs_ratelimit.h). */
+#define HP_LOG_RL(cid, level, fmt, ...) \
+	VS_LOG_RL(&hp.log_rl[(cid) % HP_LOG_BUCKETS], level, "host: " fmt, ##__VA_ARGS__)
 
 #endif /* HOST_PORT_PVT_H */

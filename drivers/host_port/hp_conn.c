@@ -484,9 +484,9 @@ hp_recv_rw(struct hp_conn *c, const struct vsock_hdr *h, const struct rte_mbuf *
 
 	if (!hp_credit_rx_fits(c, len)) {
 		hp.st.credit_violations++;
-		HP_LOG(NOTICE, "guest %" PRIu64 " port %u -> host port %u: %u bytes beyond the "
-		       "credit it was given (%u buffered of %u): reset", c->cid, c->gport, c->hport,
-		       len, c->rx_cnt - c->fwd_cnt, hp.conf.buf_alloc);
+		HP_LOG_RL(c->cid, NOTICE, "guest %" PRIu64 " port %u -> host port %u: %u bytes "
+			  "beyond the credit it was given (%u buffered of %u): reset", c->cid,
+			  c->gport, c->hport, len, c->rx_cnt - c->fwd_cnt, hp.conf.buf_alloc);
 		hp_conn_reset(c);
 		return;
 	}
@@ -625,7 +625,8 @@ hp_tx_data(struct hp_conn *c, const uint8_t *buf, uint32_t len, bool eom)
 		done += n;
 	}
 	if (done < len && hp_stash_put(c, buf + done, len - done, eom) != 0) {
-		HP_LOG(ERR, "out of memory: connection of guest %" PRIu64 " reset", c->cid);
+		HP_LOG_RL(c->cid, ERR, "out of memory: connection of guest %" PRIu64 " reset",
+			  c->cid);
 		hp_conn_reset(c);
 	}
 	return done;

@@ -115,6 +115,7 @@ vs_flow_ingress(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *
 		if (f == NULL) {
 			if (vs_conn_limit_reached(d)) {
 				d->stats.drops[VS_DROP_CONN_LIMIT]++;
+				vs_log_conn(d, h, "refused", "connection limit of the destination");
 				vs_send_rst(lc, h, vs_port_by_cid(h->src_cid));
 				return false;
 			}
@@ -122,6 +123,7 @@ vs_flow_ingress(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *
 		}
 		if (f == NULL) {
 			d->stats.drops[VS_DROP_FLOW_FULL]++;
+			vs_log_conn(d, h, "refused", "flow table full");
 			vs_send_rst(lc, h, vs_port_by_cid(h->src_cid));
 			return false;
 		}
@@ -177,7 +179,7 @@ vs_flow_reset_port(struct vs_lcore *lc, struct vs_port *p)
 	}
 	__atomic_store_n(&p->conns, 0, __ATOMIC_RELAXED);
 	if (n > 0)
-		VS_LOG(INFO, "guest %" PRIu64 ": %u connections reset", p->cid, n);
+		VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": %u connections reset", p->cid, n);
 }
 
 /* ---- timeouts ---- */
@@ -217,6 +219,8 @@ sweep_one(struct vs_flow *f, void *arg)
 	};
 	if (local != NULL)
 		local->stats.expired++;
+	vs_log_conn(local, &h, "reset", f->state == VS_FLOW_CONNECTING ?
+		    "handshake timeout" : "linger timeout");
 	vs_end_del(s->lc, local, f);
 	vs_conn_reset(s->lc, &h, local, peer);
 }

@@ -268,6 +268,18 @@ unsigned int vs_handover_drain(struct vs_lcore *lc);
  * stopping) their senders' tx rings. */
 #define VS_STUCK_MS 1000
 
+/* A connection refused or reset by the switch, logged (rate limited) with its
+ * reason; @p is the guest on whose owner lcore this runs. */
+static inline void
+vs_log_conn(struct vs_port *p, const struct vsock_hdr *h, const char *what, const char *why)
+{
+	if (p == NULL || p == vs_sw.host)
+		return;
+	VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": connection %" PRIu64 ":%u -> %" PRIu64
+		  ":%u %s: %s", p->cid, h->src_cid, h->src_port, h->dst_cid, h->dst_port, what,
+		  why);
+}
+
 /* vs_flowops.c: what each op does to the flow table. */
 bool vs_backlog_over_soft(const struct vs_port *d);
 bool vs_flow_ingress(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h);

@@ -75,6 +75,7 @@ tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt,
 				/* The destination's count is read from another lcore: a
 				 * hint; its own ingress checks again. */
 				src->stats.drops[VS_DROP_CONN_LIMIT]++;
+				vs_log_conn(src, &pkt->h, "refused", "connection limit");
 				vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 				vs_send_rst(lc, &pkt->h, src);
 				return NULL;
@@ -83,6 +84,7 @@ tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt,
 		}
 		if (f == NULL) {
 			src->stats.drops[VS_DROP_FLOW_FULL]++;
+			vs_log_conn(src, &pkt->h, "refused", "flow table full");
 			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 			vs_send_rst(lc, &pkt->h, src);
 			return NULL;
@@ -107,6 +109,7 @@ tx_egress(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt,
 			/* Beyond what the receiver granted: the connection is reset both
 			 * ways, nothing of the packet goes. */
 			src->stats.drops[VS_DROP_CREDIT]++;
+			vs_log_conn(src, &pkt->h, "reset", "data beyond the receiver's credit");
 			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 			vs_end_del(lc, src, f);
 			vs_conn_reset(lc, &pkt->h, src, pkt->dst);
@@ -190,8 +193,8 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 	n = virtq_pop(q, lc->chains, VS_BURST_SIZE);
 	if (n == 0) {
 		if (q->broken && src->dp_active) {
-			VS_LOG(ERR, "guest %" PRIu64 ": tx ring indices broken, queue stopped",
-			       src->cid);
+			VS_LOG_RL(&src->log_rl, ERR,
+				  "guest %" PRIu64 ": tx ring indices broken, queue stopped", src->cid);
 			src->stats.drops[VS_DROP_BAD_DESC]++;
 			src->dp_active = false;
 			vs_backlog_clear(src);
@@ -218,6 +221,9 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 			 * the packet before the RST that answers it. */
 			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
 			src->stats.drops[VS_DROP_NO_ROUTE]++;
+			if (pkt->h.op == VSOCK_OP_REQUEST)
+				vs_log_conn(src, &pkt->h, "refused", pkt->dst == NULL ?
+					    "no such CID" : "destination not running");
 			if (pkt->h.op != VSOCK_OP_RST)
 				vs_send_rst(lc, &pkt->h, src);
 			virtq_push(q, c->head, 0);
