@@ -104,7 +104,7 @@ void
 tel_start(struct harness *h, const char *sw, const uint64_t *cids, int n,
 	  const char *const *extra)
 {
-	char guest_args[HARNESS_MAX_GUESTS][400];
+	char guest_args[HARNESS_MAX_GUESTS][1024];
 	char log_level[64], log_path[300];
 	const char *argv[80];
 	const char *lcores = getenv("VS_TEST_LCORES");
