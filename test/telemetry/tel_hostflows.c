@@ -102,6 +102,7 @@ main(int argc, char **argv)
 	gs[0] = harness_guest(&h, 3, NULL);
 	ret = tel_check(&e, "wait-running -f %s 3", h.prefix);
 	if (ret == TEL_SKIP) {
+		emu_guest_destroy(gs[0]);
 		tel_stop(&h);
 		tel_cleanup(&h);
 		return TEL_SKIP;
@@ -147,6 +148,7 @@ main(int argc, char **argv)
 	CHECK(ret == 0, "/vsock/flows shows both ends (tel_check.py status %d)", ret);
 
 	close(fd);
+	emu_guest_destroy(gs[0]);
 	tel_stop(&h);
 	tel_cleanup(&h);
 	return harness_finish(test_name);

@@ -83,6 +83,8 @@ main(int argc, char **argv)
 	gs[0] = harness_guest(&h, 3, NULL);
 	gs[1] = harness_guest(&h, 4, NULL);
 	if (tel_check(&e, "wait-running -f %s 3 4", h.prefix) == TEL_SKIP) {
+		emu_guest_destroy(gs[0]);
+		emu_guest_destroy(gs[1]);
 		tel_stop(&h);
 		tel_cleanup(&h);
 		return TEL_SKIP;
@@ -123,6 +125,8 @@ main(int argc, char **argv)
 	tel_settle(gs, 2, 100);
 	CHECK(emu_recv(gs[0], c3, buf, sizeof(buf), NULL) == 5, "3 receives it");
 
+	emu_guest_destroy(gs[0]);
+	emu_guest_destroy(gs[1]);
 	tel_stop(&h);
 	tel_cleanup(&h);
 	return harness_finish(test_name);
