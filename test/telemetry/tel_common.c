@@ -56,7 +56,7 @@ void
 tel_start(struct harness *h, const char *sw, const uint64_t *cids, int n,
 	  const char *const *extra)
 {
-	char guest_args[HARNESS_MAX_GUESTS][400];
+	char guest_args[HARNESS_MAX_GUESTS][800];
 	const char *lcores = getenv("VS_TEST_LCORES");
 	static bool atexit_done;
 	struct vs_argv a;
