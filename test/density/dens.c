@@ -3,18 +3,16 @@
  */
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dens.h"
+#include "vs_proc.h"
 
 #define DENS_MAX_ARGS 64
 
@@ -24,42 +22,15 @@ static struct harness *dens_running;
 static void
 dens_atexit(void)
 {
-	struct harness *h = dens_running;
-
-	if (h == NULL || h->pid <= 0)
-		return;
-	kill(h->pid, SIGKILL);
-	waitpid(h->pid, NULL, 0);
-	h->pid = 0;
+	if (dens_running != NULL)
+		vs_proc_kill(&dens_running->pid);
 }
 
 void
 dens_prepare(struct harness *h)
 {
 	memset(h, 0, sizeof(*h));
-	snprintf(h->dir, sizeof(h->dir), "/tmp/vs-dens-XXXXXX");
-	if (mkdtemp(h->dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	snprintf(h->prefix, sizeof(h->prefix), "vs-dens-%d", (int)getpid());
-}
-
-static void
-dens_print_log(const struct harness *h)
-{
-	char path[300], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/switch.log", h->dir);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	printf("---- switch log ----\n");
-	while (fgets(line, sizeof(line), f) != NULL)
-		fputs(line, stdout);
-	printf("---- end of switch log ----\n");
-	fclose(f);
+	vs_proc_mkdtemp(h->dir, sizeof(h->dir), h->prefix, sizeof(h->prefix), "vs-dens");
 }
 
 int
@@ -90,49 +61,21 @@ dens_start(struct harness *h, const char *switch_path, const char *lcores, unsig
 	   const char *const *args, int nargs, int timeout_ms)
 {
 	const char *env = getenv("VS_TEST_LCORES");
-	const char *argv[DENS_MAX_ARGS + 16];
-	char mem[16], log_path[300];
 	static bool atexit_done;
+	struct vs_argv a;
 	double deadline;
-	int a = 0, i, fd;
+	int i;
 
 	if (nargs > DENS_MAX_ARGS) {
 		printf("FAIL: too many switch arguments\n");
 		exit(1);
 	}
-	snprintf(mem, sizeof(mem), "%u", mem_mb);
-	argv[a++] = switch_path;
-	argv[a++] = "--no-huge";
-	argv[a++] = "-m";
-	argv[a++] = mem;
-	argv[a++] = "--lcores";
-	argv[a++] = env ? env : lcores ? lcores : "0-1";
-	argv[a++] = "--no-pci";
-	argv[a++] = "--file-prefix";
-	argv[a++] = h->prefix;
-	argv[a++] = "--log-level=notice";
-	argv[a++] = "--";
+	vs_argv_eal(&a, switch_path, mem_mb, "--lcores", env ? env : lcores ? lcores : "0-1",
+		    h->prefix, "notice");
+	vs_argv_add(&a, "--");
 	for (i = 0; i < nargs; i++)
-		argv[a++] = args[i];
-	argv[a] = NULL;
-	snprintf(log_path, sizeof(log_path), "%s/switch.log", h->dir);
-	fflush(stdout);
-	h->pid = fork();
-	if (h->pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (h->pid == 0) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		execv(switch_path, (char *const *)argv);
-		perror("execv");
-		_exit(127);
-	}
+		vs_argv_add(&a, args[i]);
+	h->pid = vs_proc_spawn(&a, h->dir);
 	dens_running = h;
 	if (!atexit_done) {
 		atexit(dens_atexit);
@@ -143,10 +86,10 @@ dens_start(struct harness *h, const char *switch_path, const char *lcores, unsig
 	while (!dens_log_has(h, "Ready.")) {
 		if (!harness_alive(h) || harness_now_ms() > deadline) {
 			printf("FAIL: the switch did not get ready\n");
-			dens_print_log(h);
+			vs_proc_print_log(h->dir);
 			exit(1);
 		}
-		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+		vs_proc_sleep_ms(20);
 	}
 }
 
@@ -197,62 +140,24 @@ dens_nfds(int pid)
 void
 dens_stop(struct harness *h)
 {
-	double deadline = harness_now_ms() + 10000;
-	bool exited = false;
-	int status = 0;
+	char how[64];
+	bool ok;
 
 	if (h->pid <= 0) {
 		CHECK(false, "switch still running at the end of the test");
 		return;
 	}
-	kill(h->pid, SIGTERM);
-	while (harness_now_ms() < deadline) {
-		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-			exited = true;
-			break;
-		}
-		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-	}
-	if (!exited) {
-		kill(h->pid, SIGKILL);
-		waitpid(h->pid, &status, 0);
-	}
-	h->pid = 0;
-	CHECK(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "switch exits with status 0 on SIGTERM (%s %d)",
-	      !exited ? "timeout, killed" : WIFEXITED(status) ? "status" : "signal",
-	      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	ok = vs_proc_stop(&h->pid, 10000, how, sizeof(how));
+	CHECK(ok, "switch exits with status 0 on SIGTERM (%s)", how);
 	if (harness_failures || getenv("VS_TEST_VERBOSE") != NULL)
-		dens_print_log(h);
-}
-
-static void
-dens_rm_dir(const char *dir)
-{
-	char path[600];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+		vs_proc_print_log(h->dir);
 }
 
 void
 dens_cleanup(struct harness *h)
 {
-	char path[300];
-
-	dens_rm_dir(h->dir);
-	snprintf(path, sizeof(path), "/var/run/dpdk/%s", h->prefix);
-	dens_rm_dir(path);
+	vs_proc_rm_dir(h->dir);
+	vs_proc_rm_runtime(h->prefix);
 	dens_running = NULL;
 }
 

@@ -5,18 +5,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "host_harness.h"
+#include "vs_proc.h"
 
 #define HH_START_TIMEOUT_MS 30000
 #define HH_BUF (256u * 1024)
@@ -36,78 +34,27 @@ hh_atexit(void)
 {
 	struct hh *x = hh_running;
 
-	if (x == NULL || x->h.pid <= 0)
-		return;
-	kill(x->h.pid, SIGKILL);
-	waitpid(x->h.pid, NULL, 0);
-	x->h.pid = 0;
-}
-
-static void
-hh_print_log(const struct hh *x)
-{
-	char log[400], line[512];
-	FILE *f;
-
-	snprintf(log, sizeof(log), "%s/switch.log", x->h.dir);
-	f = fopen(log, "r");
-	if (f == NULL)
-		return;
-	printf("---- switch log ----\n");
-	while (fgets(line, sizeof(line), f) != NULL)
-		fputs(line, stdout);
-	printf("---- end of switch log ----\n");
-	fclose(f);
-}
-
-static void
-hh_wait_socket(struct hh *x, const char *path, double deadline)
-{
-	struct stat st;
-
-	while (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-		if (!harness_alive(&x->h) || harness_now_ms() > deadline) {
-			printf("FAIL: socket %s did not appear\n", path);
-			hh_print_log(x);
-			exit(1);
-		}
-		hh_sleep_us(10000);
-	}
+	if (x != NULL)
+		vs_proc_kill(&x->h.pid);
 }
 
 void
 hh_start(struct hh *x, const char *sw, const uint64_t *cids, int n, const char *const *extra)
 {
 	char guest_args[HARNESS_MAX_GUESTS][800];
-	char log_level[64], log_path[300];
-	const char *argv[80];
 	const char *lcores = getenv("VS_TEST_LCORES");
-	const char *level = getenv("VS_TEST_LOG_LEVEL");
 	static bool atexit_done;
+	struct vs_argv a;
 	double deadline;
-	int a = 0, i, fd;
+	int i;
 
 	memset(x, 0, sizeof(*x));
-	snprintf(x->h.dir, sizeof(x->h.dir), "/tmp/vs-host-XXXXXX");
-	if (mkdtemp(x->h.dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	snprintf(x->h.prefix, sizeof(x->h.prefix), "vs-host-%d", (int)getpid());
-	snprintf(log_level, sizeof(log_level), "--log-level=%s", level ? level : "notice");
+	vs_proc_mkdtemp(x->h.dir, sizeof(x->h.dir), x->h.prefix, sizeof(x->h.prefix), "vs-host");
 	snprintf(x->ctl, sizeof(x->ctl), "%s/ctl", x->h.dir);
 	x->h.nguests = n;
-	argv[a++] = sw;
-	argv[a++] = "--no-huge";
-	argv[a++] = "-m";
-	argv[a++] = "256";
-	argv[a++] = "-l";
-	argv[a++] = lcores ? lcores : "0-1";
-	argv[a++] = "--no-pci";
-	argv[a++] = "--file-prefix";
-	argv[a++] = x->h.prefix;
-	argv[a++] = log_level;
-	argv[a++] = "--";
+	vs_argv_eal(&a, sw, 256, "-l", lcores ? lcores : "0-1", x->h.prefix,
+		    getenv("VS_TEST_LOG_LEVEL"));
+	vs_argv_add(&a, "--");
 	for (i = 0; i < n; i++) {
 		x->h.cid[i] = cids[i];
 		snprintf(x->h.sock[i], sizeof(x->h.sock[i]), "%s/g%llu.sock", x->h.dir,
@@ -116,32 +63,14 @@ hh_start(struct hh *x, const char *sw, const uint64_t *cids, int n, const char *
 			 (unsigned long long)cids[i]);
 		snprintf(guest_args[i], sizeof(guest_args[i]), "cid=%llu,socket=%s,uds=%s",
 			 (unsigned long long)cids[i], x->h.sock[i], x->uds[i]);
-		argv[a++] = "--guest";
-		argv[a++] = guest_args[i];
+		vs_argv_add(&a, "--guest");
+		vs_argv_add(&a, guest_args[i]);
 	}
-	argv[a++] = "--control";
-	argv[a++] = x->ctl;
-	for (i = 0; extra != NULL && extra[i] != NULL && a < 78; i++)
-		argv[a++] = extra[i];
-	argv[a] = NULL;
-	snprintf(log_path, sizeof(log_path), "%s/switch.log", x->h.dir);
-	fflush(stdout);
-	x->h.pid = fork();
-	if (x->h.pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (x->h.pid == 0) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		execv(sw, (char *const *)argv);
-		perror("execv");
-		_exit(127);
-	}
+	vs_argv_add(&a, "--control");
+	vs_argv_add(&a, x->ctl);
+	for (i = 0; extra != NULL && extra[i] != NULL; i++)
+		vs_argv_add(&a, extra[i]);
+	x->h.pid = vs_proc_spawn(&a, x->h.dir);
 	hh_running = x;
 	if (!atexit_done) {
 		atexit(hh_atexit);
@@ -150,10 +79,10 @@ hh_start(struct hh *x, const char *sw, const uint64_t *cids, int n, const char *
 	printf("switch %s pid %d, %d guests, sockets in %s\n", sw, (int)x->h.pid, n, x->h.dir);
 	deadline = harness_now_ms() + HH_START_TIMEOUT_MS;
 	for (i = 0; i < n; i++) {
-		hh_wait_socket(x, x->h.sock[i], deadline);
-		hh_wait_socket(x, x->uds[i], deadline);
+		vs_proc_await_socket(&x->h.pid, x->h.dir, x->h.sock[i], deadline);
+		vs_proc_await_socket(&x->h.pid, x->h.dir, x->uds[i], deadline);
 	}
-	hh_wait_socket(x, x->ctl, deadline);
+	vs_proc_await_socket(&x->h.pid, x->h.dir, x->ctl, deadline);
 }
 
 const char *
@@ -382,7 +311,7 @@ hh_stat(const struct hh *x, const char *name)
 	if (fd < 0 || p == NULL) {
 		printf("FAIL: no %s in STATS reply '%s' (%s)\n", name, reply,
 		       fd < 0 ? strerror(-fd) : "");
-		hh_print_log(x);
+		vs_proc_print_log(x->h.dir);
 		exit(1);
 	}
 	return strtoull(p + strlen(key), NULL, 10);

@@ -3,19 +3,16 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hostile.h"
+#include "vs_proc.h"
 
 #define HR_SCRATCH (256u * 1024)
 
@@ -26,42 +23,25 @@ static struct harness *started;
 static void
 hostile_atexit(void)
 {
-	if (started != NULL && started->pid > 0) {
-		kill(started->pid, SIGKILL);
-		waitpid(started->pid, NULL, 0);
-		started->pid = 0;
-	}
+	if (started != NULL)
+		vs_proc_kill(&started->pid);
 }
 
 void
 hostile_start(struct harness *h, const char *sw, const uint64_t *cids, int n,
 	      const char *lcores, const char *const *guest_extra, const char *const *extra)
 {
-	char guest_args[HARNESS_MAX_GUESTS][480], log_path[300], lc[64];
-	const char *argv[64];
+	char guest_args[HARNESS_MAX_GUESTS][480];
 	static bool atexit_done;
+	struct vs_argv a;
 	double deadline;
-	int a = 0, i, fd;
+	int i;
 
 	memset(h, 0, sizeof(*h));
-	snprintf(h->dir, sizeof(h->dir), "/tmp/vs-ht-XXXXXX");
-	if (mkdtemp(h->dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	snprintf(h->prefix, sizeof(h->prefix), "vs-ht-%d", (int)getpid());
-	snprintf(lc, sizeof(lc), "--lcores=%s", lcores);
+	vs_proc_mkdtemp(h->dir, sizeof(h->dir), h->prefix, sizeof(h->prefix), "vs-ht");
 	h->nguests = n;
-	argv[a++] = sw;
-	argv[a++] = "--no-huge";
-	argv[a++] = "-m";
-	argv[a++] = "256";
-	argv[a++] = lc;
-	argv[a++] = "--no-pci";
-	argv[a++] = "--file-prefix";
-	argv[a++] = h->prefix;
-	argv[a++] = "--log-level=notice";
-	argv[a++] = "--";
+	vs_argv_eal(&a, sw, 256, "--lcores", lcores, h->prefix, "notice");
+	vs_argv_add(&a, "--");
 	for (i = 0; i < n; i++) {
 		h->cid[i] = cids[i];
 		snprintf(h->sock[i], sizeof(h->sock[i]), "%s/g%llu.sock", h->dir,
@@ -70,29 +50,12 @@ hostile_start(struct harness *h, const char *sw, const uint64_t *cids, int n,
 			 (unsigned long long)cids[i], h->sock[i],
 			 guest_extra != NULL && guest_extra[i] != NULL ? "," : "",
 			 guest_extra != NULL && guest_extra[i] != NULL ? guest_extra[i] : "");
-		argv[a++] = "--guest";
-		argv[a++] = guest_args[i];
+		vs_argv_add(&a, "--guest");
+		vs_argv_add(&a, guest_args[i]);
 	}
-	for (i = 0; extra != NULL && extra[i] != NULL && a < 62; i++)
-		argv[a++] = extra[i];
-	argv[a] = NULL;
-	snprintf(log_path, sizeof(log_path), "%s/switch.log", h->dir);
-	fflush(stdout);
-	h->pid = fork();
-	if (h->pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (h->pid == 0) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		execv(sw, (char *const *)argv);
-		_exit(127);
-	}
+	for (i = 0; extra != NULL && extra[i] != NULL; i++)
+		vs_argv_add(&a, extra[i]);
+	h->pid = vs_proc_spawn(&a, h->dir);
 	started = h;
 	if (!atexit_done) {
 		atexit(hostile_atexit);
@@ -101,18 +64,8 @@ hostile_start(struct harness *h, const char *sw, const uint64_t *cids, int n,
 	printf("switch %s pid %d (--lcores %s), %d guests, sockets in %s\n", sw, (int)h->pid,
 	       lcores, n, h->dir);
 	deadline = harness_now_ms() + 30000;
-	for (i = 0; i < n; i++) {
-		struct stat st;
-		struct timespec ts = { .tv_nsec = 10000000 };
-
-		while (stat(h->sock[i], &st) != 0 || !S_ISSOCK(st.st_mode)) {
-			if (!harness_alive(h) || harness_now_ms() > deadline) {
-				printf("FAIL: socket %s did not appear\n", h->sock[i]);
-				exit(1);
-			}
-			nanosleep(&ts, NULL);
-		}
-	}
+	for (i = 0; i < n; i++)
+		vs_proc_await_socket(&h->pid, h->dir, h->sock[i], deadline);
 }
 
 /* ---- raw rings ---- */

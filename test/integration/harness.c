@@ -2,20 +2,16 @@
  * Copyright(c) 2026 The vsock-switch authors
  */
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "vs_proc.h"
 
 #define HARNESS_START_TIMEOUT_MS 30000
 #define HARNESS_STOP_TIMEOUT_MS 10000
@@ -27,10 +23,7 @@ static struct harness *harness_running;
 double
 harness_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return vs_proc_now_ms();
 }
 
 uint64_t
@@ -52,19 +45,7 @@ harness_env_u64(const char *name, uint64_t def)
 	return n;
 }
 
-static void
-harness_sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* If a test exits early, do not leave a switch behind. */
-static void harness_print_log(const struct harness *h);
-static void harness_rm_dir(const char *dir);
-static void harness_rm_runtime_dir(const struct harness *h);
-
 static void
 harness_atexit(void)
 {
@@ -73,129 +54,44 @@ harness_atexit(void)
 	if (h == NULL)
 		return;
 	harness_running = NULL;
-	if (h->pid > 0) {
-		kill(h->pid, SIGKILL);
-		waitpid(h->pid, NULL, 0);
-		h->pid = 0;
-	}
-	harness_print_log(h);
-	harness_rm_dir(h->dir);
-	harness_rm_runtime_dir(h);
-}
-
-static void
-harness_print_log(const struct harness *h)
-{
-	char path[300], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/switch.log", h->dir);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	printf("---- switch log ----\n");
-	while (fgets(line, sizeof(line), f) != NULL)
-		fputs(line, stdout);
-	printf("---- end of switch log ----\n");
-	fclose(f);
-}
-
-static void
-harness_rm_dir(const char *dir)
-{
-	char path[600];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	vs_proc_kill(&h->pid);
+	vs_proc_print_log(h->dir);
+	vs_proc_rm_dir(h->dir);
+	vs_proc_rm_runtime(h->prefix);
 }
 
 bool
 harness_alive(struct harness *h)
 {
-	int status;
-
-	if (h->pid <= 0)
-		return false;
-	if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-		printf("  switch exited early: %s %d\n",
-		       WIFEXITED(status) ? "status" : "signal",
-		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		h->pid = 0;
-		return false;
-	}
-	return true;
+	return vs_proc_alive(&h->pid);
 }
 
 void
 harness_start(struct harness *h, const char *switch_path, const uint64_t *cids, int n)
 {
 	char guest_args[HARNESS_MAX_GUESTS][400];
-	char log_level[64], log_path[300];
-	const char *argv[64];
 	const char *lcores = getenv("VS_TEST_LCORES");
-	const char *level = getenv("VS_TEST_LOG_LEVEL");
 	static bool atexit_done;
+	struct vs_argv a;
 	double deadline;
-	int a = 0, i, fd;
+	int i;
 
 	memset(h, 0, sizeof(*h));
-	snprintf(h->dir, sizeof(h->dir), "/tmp/vs-it-XXXXXX");
-	if (mkdtemp(h->dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	snprintf(h->prefix, sizeof(h->prefix), "vs-it-%d", (int)getpid());
-	snprintf(log_level, sizeof(log_level), "--log-level=%s", level ? level : "notice");
+	vs_proc_mkdtemp(h->dir, sizeof(h->dir), h->prefix, sizeof(h->prefix), "vs-it");
 	h->nguests = n;
-	argv[a++] = switch_path;
-	argv[a++] = "--no-huge";
-	argv[a++] = "-m";
-	argv[a++] = "256";
-	argv[a++] = "-l";
-	argv[a++] = lcores ? lcores : "0-1";
-	argv[a++] = "--no-pci";
-	argv[a++] = "--file-prefix";
-	argv[a++] = h->prefix;
-	argv[a++] = log_level;
-	argv[a++] = "--";
+	vs_argv_eal(&a, switch_path, 256, "-l", lcores ? lcores : "0-1", h->prefix,
+		    getenv("VS_TEST_LOG_LEVEL"));
+	vs_argv_add(&a, "--");
 	for (i = 0; i < n; i++) {
 		h->cid[i] = cids[i];
 		snprintf(h->sock[i], sizeof(h->sock[i]), "%s/g%llu.sock", h->dir,
 			 (unsigned long long)cids[i]);
 		snprintf(guest_args[i], sizeof(guest_args[i]), "cid=%llu,socket=%s",
 			 (unsigned long long)cids[i], h->sock[i]);
-		argv[a++] = "--guest";
-		argv[a++] = guest_args[i];
+		vs_argv_add(&a, "--guest");
+		vs_argv_add(&a, guest_args[i]);
 	}
-	argv[a] = NULL;
-	snprintf(log_path, sizeof(log_path), "%s/switch.log", h->dir);
-	fflush(stdout);
-	h->pid = fork();
-	if (h->pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (h->pid == 0) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		execv(switch_path, (char *const *)argv);
-		perror("execv");
-		_exit(127);
-	}
+	h->pid = vs_proc_spawn(&a, h->dir);
 	harness_running = h;
 	if (!atexit_done) {
 		atexit(harness_atexit);
@@ -203,18 +99,8 @@ harness_start(struct harness *h, const char *switch_path, const uint64_t *cids, 
 	}
 	printf("switch %s pid %d, %d guests, sockets in %s\n", switch_path, (int)h->pid, n, h->dir);
 	deadline = harness_now_ms() + HARNESS_START_TIMEOUT_MS;
-	for (i = 0; i < n; i++) {
-		struct stat st;
-
-		while (stat(h->sock[i], &st) != 0 || !S_ISSOCK(st.st_mode)) {
-			if (!harness_alive(h) || harness_now_ms() > deadline) {
-				printf("FAIL: socket %s did not appear\n", h->sock[i]);
-				harness_print_log(h);
-				exit(1);
-			}
-			harness_sleep_ms(10);
-		}
-	}
+	for (i = 0; i < n; i++)
+		vs_proc_await_socket(&h->pid, h->dir, h->sock[i], deadline);
 }
 
 const char *
@@ -248,7 +134,7 @@ harness_guest(const struct harness *h, uint64_t cid, const struct emu_guest_opts
 	g = emu_guest_create(o);
 	if (g == NULL) {
 		printf("FAIL: guest on %s: %s\n", o->socket_path, strerror(errno));
-		harness_print_log(h);
+		vs_proc_print_log(h->dir);
 		exit(1);
 	}
 	if (emu_guest_cid(g) != cid) {
@@ -259,53 +145,23 @@ harness_guest(const struct harness *h, uint64_t cid, const struct emu_guest_opts
 	return g;
 }
 
-static void
-harness_rm_runtime_dir(const struct harness *h)
-{
-	char path[300];
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (geteuid() == 0 || xdg == NULL)
-		snprintf(path, sizeof(path), "/var/run/dpdk/%s", h->prefix);
-	else
-		snprintf(path, sizeof(path), "%s/dpdk/%s", xdg, h->prefix);
-	harness_rm_dir(path);
-}
-
 void
 harness_stop(struct harness *h)
 {
-	double deadline;
-	int status = 0;
-	bool exited = false;
+	char how[64];
+	bool ok;
 
 	if (h->pid > 0) {
-		kill(h->pid, SIGTERM);
-		deadline = harness_now_ms() + HARNESS_STOP_TIMEOUT_MS;
-		while (harness_now_ms() < deadline) {
-			if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-				exited = true;
-				break;
-			}
-			harness_sleep_ms(10);
-		}
-		if (!exited) {
-			kill(h->pid, SIGKILL);
-			waitpid(h->pid, &status, 0);
-		}
-		h->pid = 0;
-		CHECK(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "switch exits with status 0 on SIGTERM (%s %d)",
-		      !exited ? "timeout, killed" : WIFEXITED(status) ? "status" : "signal",
-		      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		ok = vs_proc_stop(&h->pid, HARNESS_STOP_TIMEOUT_MS, how, sizeof(how));
+		CHECK(ok, "switch exits with status 0 on SIGTERM (%s)", how);
 	} else {
 		CHECK(false, "switch still running at the end of the test");
 	}
 	harness_running = NULL;
 	if (harness_failures || getenv("VS_TEST_VERBOSE") != NULL)
-		harness_print_log(h);
-	harness_rm_dir(h->dir);
-	harness_rm_runtime_dir(h);
+		vs_proc_print_log(h->dir);
+	vs_proc_rm_dir(h->dir);
+	vs_proc_rm_runtime(h->prefix);
 }
 
 int

@@ -3,20 +3,17 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lc.h"
+#include "vs_proc.h"
 
 #define LC_START_TIMEOUT_MS 30000
 
@@ -25,46 +22,8 @@ static struct lc_switch *lc_running;
 static void
 lc_atexit(void)
 {
-	struct lc_switch *s = lc_running;
-
-	if (s == NULL || s->h.pid <= 0)
-		return;
-	kill(s->h.pid, SIGKILL);
-	waitpid(s->h.pid, NULL, 0);
-	s->h.pid = 0;
-}
-
-static void
-lc_sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
-lc_print_log(const struct lc_switch *s)
-{
-	char path[300], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/switch.log", s->h.dir);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	printf("---- switch log ----\n");
-	while (fgets(line, sizeof(line), f) != NULL)
-		fputs(line, stdout);
-	printf("---- end of switch log ----\n");
-	fclose(f);
-}
-
-static bool
-lc_is_socket(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+	if (lc_running != NULL)
+		vs_proc_kill(&lc_running->h.pid);
 }
 
 void
@@ -72,36 +31,19 @@ lc_start(struct lc_switch *s, const char *sw, const char *lcores, const uint64_t
 	 const int *pin, int n, const char *const *extra)
 {
 	static char guest_args[HARNESS_MAX_GUESTS][400];
-	char log_level[64], log_path[300];
-	const char *argv[64];
-	const char *level = getenv("VS_TEST_LOG_LEVEL");
+	struct vs_argv a;
 	double deadline;
-	int a = 0, i, fd;
+	int i;
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->h.dir, sizeof(s->h.dir), "/tmp/vs-lc-XXXXXX");
-	if (mkdtemp(s->h.dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	snprintf(s->h.prefix, sizeof(s->h.prefix), "vs-lc-%d", (int)getpid());
+	vs_proc_mkdtemp(s->h.dir, sizeof(s->h.dir), s->h.prefix, sizeof(s->h.prefix), "vs-lc");
 	snprintf(s->control, sizeof(s->control), "%s/control", s->h.dir);
-	snprintf(log_level, sizeof(log_level), "--log-level=%s", level ? level : "notice");
 	s->h.nguests = n;
-	argv[a++] = sw;
-	argv[a++] = "--no-huge";
-	argv[a++] = "-m";
-	argv[a++] = "256";
-	argv[a++] = "--lcores";
-	argv[a++] = lcores;
-	argv[a++] = "--no-pci";
-	argv[a++] = "--file-prefix";
-	argv[a++] = s->h.prefix;
-	argv[a++] = log_level;
-	argv[a++] = "--log-level=lib.vhost.*:warning";
-	argv[a++] = "--";
-	argv[a++] = "--control";
-	argv[a++] = s->control;
+	vs_argv_eal(&a, sw, 256, "--lcores", lcores, s->h.prefix, getenv("VS_TEST_LOG_LEVEL"));
+	vs_argv_add(&a, "--log-level=lib.vhost.*:warning");
+	vs_argv_add(&a, "--");
+	vs_argv_add(&a, "--control");
+	vs_argv_add(&a, s->control);
 	for (i = 0; i < n && i < HARNESS_MAX_GUESTS; i++) {
 		int k;
 
@@ -112,48 +54,21 @@ lc_start(struct lc_switch *s, const char *sw, const char *lcores, const uint64_t
 			     (unsigned long long)cids[i], s->h.sock[i]);
 		if (pin != NULL && pin[i] >= 0)
 			snprintf(guest_args[i] + k, sizeof(guest_args[i]) - k, ",lcore=%d", pin[i]);
-		argv[a++] = "--guest";
-		argv[a++] = guest_args[i];
+		vs_argv_add(&a, "--guest");
+		vs_argv_add(&a, guest_args[i]);
 	}
-	for (i = 0; extra != NULL && extra[i] != NULL && a < 62; i++)
-		argv[a++] = extra[i];
-	argv[a] = NULL;
-	snprintf(log_path, sizeof(log_path), "%s/switch.log", s->h.dir);
-	fflush(stdout);
-	s->h.pid = fork();
-	if (s->h.pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (s->h.pid == 0) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		execv(sw, (char *const *)argv);
-		perror("execv");
-		_exit(127);
-	}
+	for (i = 0; extra != NULL && extra[i] != NULL; i++)
+		vs_argv_add(&a, extra[i]);
+	s->h.pid = vs_proc_spawn(&a, s->h.dir);
 	if (lc_running == NULL)
 		atexit(lc_atexit);
 	lc_running = s;
 	printf("switch %s pid %d (--lcores %s), control %s\n", sw, (int)s->h.pid, lcores,
 	       s->control);
 	deadline = harness_now_ms() + LC_START_TIMEOUT_MS;
-	for (i = -1; i < n; i++) {
-		const char *path = i < 0 ? s->control : s->h.sock[i];
-
-		while (!lc_is_socket(path)) {
-			if (!harness_alive(&s->h) || harness_now_ms() > deadline) {
-				printf("FAIL: socket %s did not appear\n", path);
-				lc_print_log(s);
-				exit(1);
-			}
-			lc_sleep_ms(10);
-		}
-	}
+	vs_proc_await_socket(&s->h.pid, s->h.dir, s->control, deadline);
+	for (i = 0; i < n; i++)
+		vs_proc_await_socket(&s->h.pid, s->h.dir, s->h.sock[i], deadline);
 }
 
 int
@@ -271,7 +186,7 @@ lc_wait_running(const struct lc_switch *s, int n, int timeout_ms)
 			return 0;
 		if (harness_now_ms() > deadline)
 			return -ETIMEDOUT;
-		lc_sleep_ms(10);
+		vs_proc_sleep_ms(10);
 	}
 }
 

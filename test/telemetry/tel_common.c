@@ -2,70 +2,24 @@
  * Copyright(c) 2026 The vsock-switch authors
  */
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tel_common.h"
+#include "vs_proc.h"
 
 #define TEL_START_TIMEOUT_MS 30000
 #define TEL_STOP_TIMEOUT_MS 10000
 #define TEL_CMD_MAX 4096
 
 static struct harness *tel_running;
-
-static void
-tel_sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
-tel_print_log(const struct harness *h)
-{
-	char path[300], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/switch.log", h->dir);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	printf("---- switch log ----\n");
-	while (fgets(line, sizeof(line), f) != NULL)
-		fputs(line, stdout);
-	printf("---- end of switch log ----\n");
-	fclose(f);
-}
-
-static void
-tel_rm_dir(const char *dir)
-{
-	char path[600];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 /* A test that exits early leaves no switch behind. */
 static void
@@ -77,10 +31,8 @@ tel_atexit(void)
 		return;
 	tel_running = NULL;
 	if (h->pid > 0) {
-		kill(h->pid, SIGKILL);
-		waitpid(h->pid, NULL, 0);
-		h->pid = 0;
-		tel_print_log(h);
+		vs_proc_kill(&h->pid);
+		vs_proc_print_log(h->dir);
 	}
 	tel_cleanup(h);
 }
@@ -105,34 +57,18 @@ tel_start(struct harness *h, const char *sw, const uint64_t *cids, int n,
 	  const char *const *extra)
 {
 	char guest_args[HARNESS_MAX_GUESTS][1024];
-	char log_level[64], log_path[300];
-	const char *argv[80];
 	const char *lcores = getenv("VS_TEST_LCORES");
-	const char *level = getenv("VS_TEST_LOG_LEVEL");
 	static bool atexit_done;
+	struct vs_argv a;
 	double deadline;
-	int a = 0, i, fd;
+	int i;
 
 	memset(h, 0, sizeof(*h));
-	snprintf(h->dir, sizeof(h->dir), "/tmp/vs-tel-XXXXXX");
-	if (mkdtemp(h->dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	snprintf(h->prefix, sizeof(h->prefix), "vs-tel-%d", (int)getpid());
-	snprintf(log_level, sizeof(log_level), "--log-level=%s", level ? level : "notice");
+	vs_proc_mkdtemp(h->dir, sizeof(h->dir), h->prefix, sizeof(h->prefix), "vs-tel");
 	h->nguests = n;
-	argv[a++] = sw;
-	argv[a++] = "--no-huge";
-	argv[a++] = "-m";
-	argv[a++] = "256";
-	argv[a++] = "-l";
-	argv[a++] = lcores ? lcores : "0-1";
-	argv[a++] = "--no-pci";
-	argv[a++] = "--file-prefix";
-	argv[a++] = h->prefix;
-	argv[a++] = log_level;
-	argv[a++] = "--";
+	vs_argv_eal(&a, sw, 256, "-l", lcores ? lcores : "0-1", h->prefix,
+		    getenv("VS_TEST_LOG_LEVEL"));
+	vs_argv_add(&a, "--");
 	for (i = 0; i < n && i < HARNESS_MAX_GUESTS; i++) {
 		h->cid[i] = cids[i];
 		snprintf(h->sock[i], sizeof(h->sock[i]), "%s/g%llu.sock", h->dir,
@@ -141,104 +77,53 @@ tel_start(struct harness *h, const char *sw, const uint64_t *cids, int n,
 		snprintf(guest_args[i], sizeof(guest_args[i]), "cid=%llu,socket=%s,uds=%s/g%llu.uds",
 			 (unsigned long long)cids[i], h->sock[i], h->dir,
 			 (unsigned long long)cids[i]);
-		argv[a++] = "--guest";
-		argv[a++] = guest_args[i];
+		vs_argv_add(&a, "--guest");
+		vs_argv_add(&a, guest_args[i]);
 	}
-	for (i = 0; extra != NULL && extra[i] != NULL && a < 78; i++)
-		argv[a++] = extra[i];
-	argv[a] = NULL;
+	for (i = 0; extra != NULL && extra[i] != NULL; i++)
+		vs_argv_add(&a, extra[i]);
 	printf("switch:");
-	for (i = 0; i < a; i++)
-		printf(" %s", argv[i]);
+	for (i = 0; i < a.n; i++)
+		printf(" %s", a.v[i]);
 	printf("\n");
-	snprintf(log_path, sizeof(log_path), "%s/switch.log", h->dir);
-	fflush(stdout);
-	h->pid = fork();
-	if (h->pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (h->pid == 0) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		execv(sw, (char *const *)argv);
-		perror("execv");
-		_exit(127);
-	}
+	h->pid = vs_proc_spawn(&a, h->dir);
 	tel_running = h;
 	if (!atexit_done) {
 		atexit(tel_atexit);
 		atexit_done = true;
 	}
 	deadline = harness_now_ms() + TEL_START_TIMEOUT_MS;
-	for (i = 0; i < n; i++) {
-		struct stat st;
-
-		while (stat(h->sock[i], &st) != 0 || !S_ISSOCK(st.st_mode)) {
-			if (!harness_alive(h) || harness_now_ms() > deadline) {
-				printf("FAIL: socket %s did not appear\n", h->sock[i]);
-				tel_print_log(h);
-				exit(1);
-			}
-			tel_sleep_ms(10);
-		}
-	}
+	for (i = 0; i < n; i++)
+		vs_proc_await_socket(&h->pid, h->dir, h->sock[i], deadline);
 }
 
 void
 tel_stop(struct harness *h)
 {
-	double deadline;
-	int status = 0;
-	bool exited = false;
+	char how[64];
+	bool ok;
 
 	if (h->pid <= 0) {
 		CHECK(false, "switch still running at the end of the test");
-		tel_print_log(h);
+		vs_proc_print_log(h->dir);
 		return;
 	}
-	kill(h->pid, SIGTERM);
 	/* a switch under valgrind needs longer */
-	deadline = harness_now_ms() +
-		   harness_env_u64("VS_TEST_STOP_TIMEOUT_MS", TEL_STOP_TIMEOUT_MS);
-	while (harness_now_ms() < deadline) {
-		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-			exited = true;
-			break;
-		}
-		tel_sleep_ms(10);
-	}
-	if (!exited) {
-		kill(h->pid, SIGKILL);
-		waitpid(h->pid, &status, 0);
-	}
-	h->pid = 0;
-	CHECK(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "switch exits with status 0 on SIGTERM (%s %d)",
-	      !exited ? "timeout, killed" : WIFEXITED(status) ? "status" : "signal",
-	      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	ok = vs_proc_stop(&h->pid,
+			  (int)harness_env_u64("VS_TEST_STOP_TIMEOUT_MS", TEL_STOP_TIMEOUT_MS),
+			  how, sizeof(how));
+	CHECK(ok, "switch exits with status 0 on SIGTERM (%s)", how);
 	if (harness_failures || getenv("VS_TEST_VERBOSE") != NULL)
-		tel_print_log(h);
+		vs_proc_print_log(h->dir);
 }
 
 void
 tel_cleanup(struct harness *h)
 {
-	char path[300];
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
 	if (h == tel_running)
 		tel_running = NULL;
-	tel_rm_dir(h->dir);
-	if (geteuid() == 0 || xdg == NULL)
-		snprintf(path, sizeof(path), "/var/run/dpdk/%s", h->prefix);
-	else
-		snprintf(path, sizeof(path), "%s/dpdk/%s", xdg, h->prefix);
-	tel_rm_dir(path);
+	vs_proc_rm_dir(h->dir);
+	vs_proc_rm_runtime(h->prefix);
 }
 
 static pid_t
@@ -378,7 +263,7 @@ tel_settle(struct emu_guest **gs, int ng, int quiet_ms)
 		if (work > 0)
 			last = harness_now_ms();
 		else
-			tel_sleep_ms(1);
+			vs_proc_sleep_ms(1);
 	}
 }
 
