@@ -10,13 +10,20 @@
 
 #include "vs_switch_pvt.h"
 
-static inline void
-ingress_key(const struct vsock_hdr *h, struct vs_flow_key *k)
+/* Header (no op) of a packet between @f's ends: from its local end to the peer,
+ * or, with @from_peer, from the peer to its local end. */
+static void
+flow_hdr(const struct vs_flow *f, bool from_peer, struct vsock_hdr *h)
 {
-	k->local_cid = h->dst_cid;
-	k->local_port = h->dst_port;
-	k->peer_cid = h->src_cid;
-	k->peer_port = h->src_port;
+	const struct vs_flow_key *k = &f->key;
+
+	*h = (struct vsock_hdr){
+		.src_cid = from_peer ? k->peer_cid : k->local_cid,
+		.src_port = from_peer ? k->peer_port : k->local_port,
+		.dst_cid = from_peer ? k->local_cid : k->peer_cid,
+		.dst_port = from_peer ? k->local_port : k->peer_port,
+		.type = f->type,
+	};
 }
 
 /* Receiver @d's end for key @k. Consecutive packets to a guest mostly belong to
@@ -91,7 +98,7 @@ vs_conn_reset_rx(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr 
 	struct vs_flow_key k;
 	struct vs_flow *f;
 
-	ingress_key(h, &k);
+	vs_flow_key_ingress(h, &k);
 	f = vs_flow_lookup(lc->flows, &k);
 	if (f != NULL)
 		vs_end_del(lc, d, f);
@@ -108,7 +115,7 @@ vs_flow_ingress(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *
 	struct vs_flow_key k;
 	struct vs_flow *f;
 
-	ingress_key(h, &k);
+	vs_flow_key_ingress(h, &k);
 	f = ingress_lookup(lc, d, &k);
 	switch (h->op) {
 	case VSOCK_OP_REQUEST:
@@ -166,13 +173,7 @@ vs_flow_reset_port(struct vs_lcore *lc, struct vs_port *p)
 		if (f->key.local_cid != p->cid)
 			continue;
 		/* vs_send_rst() answers a packet: pretend the peer sent one. */
-		from_peer = (struct vsock_hdr){
-			.src_cid = f->key.peer_cid,
-			.src_port = f->key.peer_port,
-			.dst_cid = f->key.local_cid,
-			.dst_port = f->key.local_port,
-			.type = f->type,
-		};
+		flow_hdr(f, true, &from_peer);
 		vs_send_rst(lc, &from_peer, vs_port_by_cid(f->key.peer_cid));
 		vs_end_del(lc, p, f);
 		n++;
@@ -210,13 +211,7 @@ sweep_one(struct vs_flow *f, void *arg)
 		return;
 	local = vs_port_by_cid(f->key.local_cid);
 	peer = vs_port_by_cid(f->key.peer_cid);
-	h = (struct vsock_hdr){
-		.src_cid = f->key.local_cid,
-		.src_port = f->key.local_port,
-		.dst_cid = f->key.peer_cid,
-		.dst_port = f->key.peer_port,
-		.type = f->type,
-	};
+	flow_hdr(f, false, &h);
 	if (local != NULL)
 		local->stats.expired++;
 	vs_log_conn(local, &h, "reset", f->state == VS_FLOW_CONNECTING ?

@@ -196,13 +196,11 @@ not_queued(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
 static void
 refuse_request(struct vs_lcore *lc, const struct vsock_hdr *h, struct vs_port *src)
 {
-	struct vs_flow_key k = {
-		.local_cid = h->dst_cid,
-		.local_port = h->dst_port,
-		.peer_cid = h->src_cid,
-		.peer_port = h->src_port,
-	};
-	struct vs_flow *f = vs_flow_lookup(lc->flows, &k);
+	struct vs_flow_key k;
+	struct vs_flow *f;
+
+	vs_flow_key_ingress(h, &k);
+	f = vs_flow_lookup(lc->flows, &k);
 
 	if (f != NULL)
 		vs_end_del(lc, NULL, f);

@@ -280,6 +280,16 @@ vs_log_conn(struct vs_port *p, const struct vsock_hdr *h, const char *what, cons
 		  why);
 }
 
+/* Key of the receiving end of packet @h (local = its destination). */
+static inline void
+vs_flow_key_ingress(const struct vsock_hdr *h, struct vs_flow_key *k)
+{
+	k->local_cid = h->dst_cid;
+	k->local_port = h->dst_port;
+	k->peer_cid = h->src_cid;
+	k->peer_port = h->src_port;
+}
+
 /* vs_flowops.c: what each op does to the flow table. */
 bool vs_backlog_over_soft(const struct vs_port *d);
 bool vs_flow_ingress(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h);
