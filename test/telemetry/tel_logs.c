@@ -8,7 +8,8 @@
  * vhost thread, two by the worker). The switch logs at level info; the lines
  * about guest 3 must stay within the rate limit (10 per 5 s per source, plus
  * one "suppressed" line per source and period), a later line must say how many
- * were left out, and guest 4's lines and traffic are not affected.
+ * were left out, and guest 4's lines and traffic are not affected. A connection
+ * the switch refuses is logged once, with its ends and the reason.
  */
 
 #include <errno.h>
@@ -124,6 +125,14 @@ main(int argc, char **argv)
 	CHECK(emu_send(gs[1], c4, "hello", 5) == 5, "4 sends to 3 after the storm");
 	tel_settle(gs, 2, 100);
 	CHECK(emu_recv(gs[0], c3, buf, sizeof(buf), NULL) == 5, "3 receives it");
+
+	printf("a refused connection is logged with its reason\n");
+	CHECK(emu_connect(gs[1], 99, 1234, VSOCK_TYPE_STREAM) >= 0, "4 connects to CID 99");
+	tel_settle(gs, 2, 200);
+	n4 = count_lines(&h, "guest 4: connection 4:");
+	CHECK(n4 == 1 && count_lines(&h, " -> 99:1234 refused: no such CID") == 1,
+	      "one line names the ends and the reason (%d lines about guest 4's connections)",
+	      n4);
 
 	emu_guest_destroy(gs[0]);
 	emu_guest_destroy(gs[1]);
