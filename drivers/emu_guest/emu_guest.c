@@ -265,6 +265,55 @@ emu_guest_stop(struct emu_guest *g)
 	return ret;
 }
 
+int
+emu_guest_detach(struct emu_guest *g)
+{
+	if (g->dead || g->sock < 0)
+		return -ENOTCONN;
+	close(g->sock);
+	g->sock = -1;
+	return 0;
+}
+
+int
+emu_guest_reattach(struct emu_guest *g, int timeout_ms)
+{
+	uint64_t cid = g->cid;
+	int ret;
+
+	if (g->dead)
+		return -ENOTCONN;
+	if (g->sock >= 0)
+		return -EISCONN;
+	if (g->o.server) {
+		ret = emu_vu_accept(g, timeout_ms);
+	} else {
+		int saved = g->o.connect_timeout_ms;
+
+		g->o.connect_timeout_ms = timeout_ms > 0 ? timeout_ms : saved;
+		ret = emu_vu_connect(g);
+		g->o.connect_timeout_ms = saved;
+	}
+	if (ret == 0)
+		ret = emu_vu_handshake(g);
+	if (ret == 0 && g->cid != cid) {
+		emu_log(g, "reattached to CID %llu, was %llu", (unsigned long long)g->cid,
+			(unsigned long long)cid);
+		ret = -EPROTO;
+	}
+	/* The same memory and rings, features as negotiated before, the rings'
+	 * indices as the guest sees them (emu_vu_setup_vring()). */
+	if (ret == 0 && g->running)
+		ret = emu_vu_start_device(g);
+	if (ret == 0 && g->running)
+		ret = emu_vu_enable_rings(g, true);
+	if (ret < 0 && g->sock >= 0) {
+		close(g->sock);
+		g->sock = -1;
+	}
+	return ret;
+}
+
 static void
 emu_guest_gone(struct emu_guest *g)
 {
@@ -290,8 +339,9 @@ emu_guest_destroy(struct emu_guest *g)
 
 	if (g == NULL)
 		return;
-	/* an orderly exit, as QEMU stops the device before it quits */
-	if (g->running)
+	/* an orderly exit, as QEMU stops the device before it quits (a
+	 * detached guest has nobody to tell) */
+	if (g->running && g->sock >= 0)
 		emu_guest_stop(g);
 	if (g->sock >= 0)
 		close(g->sock);

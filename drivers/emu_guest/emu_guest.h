@@ -361,6 +361,28 @@ int emu_close(struct emu_guest *g, int conn);
 int emu_send_raw(struct emu_guest *g, const struct vsock_hdr *h, const void *payload,
 		uint32_t len);
 
+/**
+ * Leave the backend as a frontend that restarts for a live update does: close
+ * the vhost-user connection and keep everything else. The guest driver goes on
+ * (connections, rings, buffers; packets it queues wait on the tx ring) and the
+ * backend sees a disconnect, not a driver stop.
+ *
+ * @return 0, or -ENOTCONN if not attached.
+ */
+int emu_guest_detach(struct emu_guest *g);
+
+/**
+ * Come back after emu_guest_detach(), as the new frontend of the same guest:
+ * connect again (server mode: accept the backend's connection, up to
+ * @p timeout_ms), device init, and for a running driver the device start on
+ * the same memory (the same memfd) and rings, each ring's base being the used
+ * index the backend last published.
+ *
+ * @return 0; -EISCONN if attached; -EPROTO if the backend now gives another
+ *   CID; a negative errno from the vhost-user exchange (still detached).
+ */
+int emu_guest_reattach(struct emu_guest *g, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

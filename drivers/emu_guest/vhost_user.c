@@ -352,8 +352,11 @@ emu_vu_setup_vring(struct emu_guest *g, uint32_t i)
 	ret = emu_vu_set_state(g, EMU_VU_SET_VRING_NUM, i, vr->num);
 	if (ret == 0)
 		ret = emu_vu_set(g, &m, NULL, 0);
+	/* Where the device is to go on: 0 after a reset, and after a frontend
+	 * restart what the device last published (it completes in order). */
 	if (ret == 0)
-		ret = emu_vu_set_state(g, EMU_VU_SET_VRING_BASE, i, 0);
+		ret = emu_vu_set_state(g, EMU_VU_SET_VRING_BASE, i,
+				       __atomic_load_n(&vr->used->idx, __ATOMIC_ACQUIRE));
 	if (ret == 0)
 		ret = emu_vu_set_vring_fd(g, EMU_VU_SET_VRING_KICK, i, vr->kickfd);
 	if (ret == 0)

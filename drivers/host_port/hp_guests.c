@@ -27,6 +27,7 @@ static const char *const hp_port_states[] = {
 	[VS_PORT_CONNECTED] = "frontend_connected",
 	[VS_PORT_RUNNING] = "running",
 	[VS_PORT_STOPPING] = "stopping",
+	[VS_PORT_SUSPENDED] = "suspended",
 };
 
 void

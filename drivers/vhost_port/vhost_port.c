@@ -68,6 +68,7 @@ op_info(void *drv, struct rte_tel_data *d)
 
 	rte_tel_data_add_dict_string(d, "socket", vp->conf.socket);
 	rte_tel_data_add_dict_int(d, "vhost_vid", vp->vid);
+	rte_tel_data_add_dict_u64(d, "reconnect_grace_ms", vp->conf.reconnect_grace_ms);
 }
 
 static const struct vs_port_ops vhost_port_ops = {
@@ -85,6 +86,10 @@ pre_msg(int vid, void *msg)
 
 	if (vp == NULL)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	/* A destroy_device from now until post_msg is the frontend's wish (driver
+	 * stop, new memory table, reset), not a disconnect. A message that fails
+	 * leaves the mark: the disconnect that follows is then a stop too. */
+	vp->in_msg = true;
 	switch (m->request) {
 	case VHOST_PORT_GET_CONFIG: {
 		uint8_t cfg[VHOST_PORT_CONFIG_SPACE];
@@ -97,19 +102,32 @@ pre_msg(int vid, void *msg)
 			return RTE_VHOST_MSG_RESULT_ERR;
 		memcpy(m->config.region, cfg + off, size);
 		m->size = (uint32_t)(offsetof(struct vhost_port_config, region) + size);
+		vp->in_msg = false;
 		return RTE_VHOST_MSG_RESULT_REPLY;
 	}
 	case VHOST_PORT_GET_QUEUE_NUM:
 		m->u64 = VSOCK_NUM_VQ;
 		m->size = sizeof(m->u64);
+		vp->in_msg = false;
 		return RTE_VHOST_MSG_RESULT_REPLY;
 	default:
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 	}
 }
 
+static enum rte_vhost_msg_result
+post_msg(int vid, void *msg __rte_unused)
+{
+	struct vhost_port *vp = port_of_vid(vid);
+
+	if (vp != NULL)
+		vp->in_msg = false;
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
 static const struct rte_vhost_user_extern_ops extern_ops = {
 	.pre_msg_handle = pre_msg,
+	.post_msg_handle = post_msg,
 };
 
 static int destroy(struct vhost_port *vp);
@@ -139,6 +157,7 @@ cb_new_connection(int vid)
 			break;
 		}
 		vp->vid = vid;
+		vp->in_msg = false;
 		by_vid[vid] = vp;
 		if (rte_vhost_extern_callback_register(vid, &extern_ops, vp) != 0) {
 			by_vid[vid] = NULL;
@@ -168,7 +187,11 @@ cb_destroy_connection(int vid)
 	by_vid[vid] = NULL;
 	vp->vid = -1;
 	pthread_mutex_unlock(&vp_lock);
-	if (vp->conf.client)
+	if (vs_port_suspended(vp->port))
+		VS_LOG_RL(&vp->log_rl, NOTICE, "guest %" PRIu64 ": frontend disconnected; "
+			  "its connections wait up to %u ms for it on %s", vp->conf.cid,
+			  vp->conf.reconnect_grace_ms, vp->conf.socket);
+	else if (vp->conf.client)
 		VS_LOG_RL(&vp->log_rl, NOTICE, "guest %" PRIu64 ": frontend disconnected; "
 			  "connecting to %s again every second", vp->conf.cid, vp->conf.socket);
 	else
@@ -210,6 +233,44 @@ place(struct vhost_port *vp, const struct rte_vhost_memory *mem)
 			  vp->conf.cid, node, after);
 }
 
+/* A frontend back within the reconnect grace: true if the suspended port
+ * continues on @r. Otherwise (other memory or rings, grace over) whatever the
+ * suspension kept is reset, and the caller starts the port afresh. Records
+ * what identifies this device either way. */
+static bool
+resume(struct vhost_port *vp, const struct rte_vhost_memory *mem, const struct vs_port_rings *r)
+{
+	struct vhost_port_ident id;
+	const char *why = NULL;
+	bool was = vp->suspended;
+	int ret;
+
+	vp->suspended = false;
+	ret = vhost_port_ident_get(mem, r, &id);
+	if (ret != 0)
+		memset(&id, 0, sizeof(id));
+	if (was) {
+		if (ret != 0)
+			why = "its memory cannot be identified";
+		else
+			why = vhost_port_ident_differs(&vp->ident, &id);
+		if (why == NULL && vs_port_resume(vp->port, r) == 0) {
+			VS_LOG_RL(&vp->log_rl, NOTICE, "guest %" PRIu64 ": frontend came back with "
+				  "the same memory and rings; connections continue", vp->conf.cid);
+			return true;
+		}
+		if (why == NULL)
+			why = "its reconnect grace was over";
+		VS_LOG_RL(&vp->log_rl, NOTICE, "guest %" PRIu64 ": frontend came back with %s: "
+			  "its kept connections are reset", vp->conf.cid, why);
+		vs_port_unsuspend(vp->port);
+	}
+	vp->ident = id;
+	/* Unidentifiable memory can never be resumed. */
+	vp->ident.nregions = ret == 0 ? id.nregions : UINT32_MAX;
+	return false;
+}
+
 static int
 cb_new_device(int vid)
 {
@@ -242,19 +303,25 @@ cb_new_device(int vid)
 		r.mem.regions[i].size = mem->regions[i].size;
 		r.mem.regions[i].hva = mem->regions[i].host_user_addr;
 	}
-	place(vp, mem);
-	free(mem);
 	for (q = 0; q < VSOCK_NUM_VQ; q++) {
 		struct rte_vhost_vring vr;
 
 		if (rte_vhost_get_vhost_vring(vid, q, &vr) != 0 ||
-		    rte_vhost_get_vring_base(vid, q, &r.last_avail[q], &r.last_used[q]) != 0)
+		    rte_vhost_get_vring_base(vid, q, &r.last_avail[q], &r.last_used[q]) != 0) {
+			free(mem);
 			return -1;
+		}
 		r.desc[q] = vr.desc;
 		r.avail[q] = vr.avail;
 		r.used[q] = vr.used;
 		r.size[q] = vr.size;
 	}
+	if (resume(vp, mem, &r)) {
+		free(mem);
+		return 0;
+	}
+	place(vp, mem);
+	free(mem);
 	ret = vs_port_start(vp->port, &r);
 	if (ret != 0) {
 		VS_LOG_RL(&vp->log_rl, ERR, "guest %" PRIu64 ": rings refused: %s", vp->conf.cid,
@@ -274,6 +341,16 @@ cb_destroy_device(int vid)
 
 	if (vp == NULL)
 		return;
+	/* Outside a message, librte_vhost destroys the device because the
+	 * connection went: with a reconnect grace, the guest may come back. */
+	if (vp->conf.reconnect_grace_ms > 0 && !vp->in_msg &&
+	    !__atomic_load_n(&vp->deleting, __ATOMIC_ACQUIRE) &&
+	    vs_port_state_get(vp->port) == VS_PORT_RUNNING) {
+		vs_port_suspend(vp->port, vp->conf.reconnect_grace_ms);
+		vp->suspended = vs_port_suspended(vp->port);
+		if (vp->suspended)
+			return;
+	}
 	vs_port_stop(vp->port);
 	VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": driver stopped", vp->conf.cid);
 }
@@ -399,6 +476,7 @@ destroy(struct vhost_port *vp)
 			break;
 		}
 	}
+	__atomic_store_n(&vp->deleting, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&vp_lock);
 	/* A frontend still attached gets destroy_device (rings stopped) but no
 	 * destroy_connection: its vid is forgotten below. */
@@ -467,6 +545,7 @@ vhost_port_destroy_all(void)
 	for (i = 0; i < nports; i++) {
 		struct vhost_port *vp = ports[i];
 
+		__atomic_store_n(&vp->deleting, true, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&vp_lock);
 		rte_vhost_driver_unregister(vp->conf.socket);
 		/* A client's socket is the frontend's. */

@@ -55,6 +55,15 @@ struct vhost_port_conf {
 	 * guest two (listener and connection).
 	 */
 	bool client;
+	/**
+	 * Reconnect grace in milliseconds (0: none). A frontend that disconnects
+	 * (not a driver stop) suspends the guest instead of ending it: its CID,
+	 * connections and queued packets are kept this long, and a frontend that
+	 * comes back on the same socket with the same guest memory (same memfd,
+	 * offsets and guest addresses) and the same rings continues them; see
+	 * vs_port_suspend().
+	 */
+	uint32_t reconnect_grace_ms;
 };
 
 /** A guest as "--guest" and the control socket's GUEST-ADD give it. */
@@ -64,7 +73,11 @@ struct vhost_port_spec {
 };
 
 /** Keys of a guest spec. */
-#define VHOST_PORT_SPEC_USAGE "cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]"
+#define VHOST_PORT_SPEC_USAGE \
+	"cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client][,reconnect-grace=<ms>]"
+
+/** Longest reconnect grace a spec may ask for (one hour). */
+#define VHOST_PORT_MAX_GRACE_MS 3600000u
 
 /**
  * Parse and check a guest spec (VHOST_PORT_SPEC_USAGE):

@@ -46,12 +46,44 @@ struct vhost_port_msg {
 	};
 } __attribute__((packed));
 
+/* What tells a frontend coming back after a live update from another guest:
+ * the memory (each region's guest address, size, file and offset in it) and
+ * the rings (guest addresses, sizes, negotiated ring features). */
+struct vhost_port_ident {
+	uint32_t nregions;
+	struct {
+		uint64_t gpa;
+		uint64_t size;
+		uint64_t dev; /* st_dev and st_ino of the region's file (a memfd) */
+		uint64_t ino;
+		uint64_t offset; /* of the region in its file */
+	} regions[8];
+	uint64_t ring_gpa[2][3]; /* per queue: desc, avail, used */
+	uint16_t ring_size[2];
+	bool event_idx;
+	bool seqpacket;
+};
+
 struct vhost_port {
 	struct vhost_port_conf conf;
 	struct vs_port *port;
 	int vid; /* -1 while no frontend is attached */
 	bool registered;
 	struct vs_ratelimit log_rl; /* lines the frontend triggers (vhost thread) */
+	/* vhost thread only (librte_vhost's callbacks and message hooks): */
+	bool in_msg; /* a message is being handled: a destroy_device now is a stop */
+	bool deleting; /* the guest is being removed: no suspension */
+	bool suspended; /* we suspended the port; ident is what may resume it */
+	struct vhost_port_ident ident; /* of the running device */
 };
+
+/* vhost_port_ident.c */
+struct rte_vhost_memory;
+struct vs_port_rings;
+int vhost_port_ident_get(const struct rte_vhost_memory *mem, const struct vs_port_rings *r,
+			 struct vhost_port_ident *id);
+/* Why @b cannot continue @a, or NULL if it can. */
+const char *vhost_port_ident_differs(const struct vhost_port_ident *a,
+				     const struct vhost_port_ident *b);
 
 #endif /* VHOST_PORT_PVT_H */

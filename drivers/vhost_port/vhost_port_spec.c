@@ -2,7 +2,7 @@
  * Copyright(c) 2026 The vsock-switch authors
  */
 
-/* A guest spec, "cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]": the same words
+/* A guest spec (VHOST_PORT_SPEC_USAGE): the same words
  * on the command line (--guest) and on the control socket (GUEST-ADD). */
 
 #include <errno.h>
@@ -23,7 +23,9 @@
 /* Room in a UNIX socket address (sun_path), terminating NUL included. */
 #define UDS_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
-static const char *const spec_keys[] = { "cid", "socket", "lcore", "uds", "client", NULL };
+static const char *const spec_keys[] = {
+	"cid", "socket", "lcore", "uds", "client", "reconnect-grace", NULL
+};
 
 static int
 spec_u64(const char *key __rte_unused, const char *value, void *opaque)
@@ -90,7 +92,7 @@ int
 vhost_port_spec_parse(const char *arg, struct vhost_port_spec *s, char *err, size_t errlen)
 {
 	struct rte_kvargs *kv;
-	uint64_t cid = 0, lcore = RTE_MAX_LCORE;
+	uint64_t cid = 0, lcore = RTE_MAX_LCORE, grace = 0;
 	bool client = false;
 	int ret = -EINVAL;
 
@@ -137,6 +139,14 @@ vhost_port_spec_parse(const char *arg, struct vhost_port_spec *s, char *err, siz
 		refuse(err, errlen, "client takes no value, or yes/no");
 		goto out;
 	}
+	if (rte_kvargs_count(kv, "reconnect-grace") > 1 ||
+	    (rte_kvargs_count(kv, "reconnect-grace") == 1 &&
+	     (rte_kvargs_process(kv, "reconnect-grace", spec_u64, &grace) < 0 ||
+	      grace > VHOST_PORT_MAX_GRACE_MS))) {
+		refuse(err, errlen, "reconnect-grace is milliseconds, 0 .. %u",
+		       VHOST_PORT_MAX_GRACE_MS);
+		goto out;
+	}
 	if (client && strlen(s->conf.socket) >= UDS_PATH_MAX) {
 		refuse(err, errlen, "socket path longer than a UNIX socket address allows "
 		       "(%zu bytes)", UDS_PATH_MAX - 1);
@@ -145,6 +155,7 @@ vhost_port_spec_parse(const char *arg, struct vhost_port_spec *s, char *err, siz
 	s->conf.cid = cid;
 	s->conf.lcore = (unsigned int)lcore;
 	s->conf.client = client;
+	s->conf.reconnect_grace_ms = (uint32_t)grace;
 	ret = 0;
 out:
 	rte_kvargs_free(kv);

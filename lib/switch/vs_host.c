@@ -145,7 +145,7 @@ vs_guest_reachable(uint64_t cid)
 
 	if (p == NULL)
 		return -ENODEV;
-	return vs_port_running(p) ? 0 : -EHOSTUNREACH;
+	return vs_port_reachable(p) ? 0 : -EHOSTUNREACH;
 }
 
 unsigned int
@@ -160,7 +160,7 @@ vs_host_send(struct rte_mbuf **m, unsigned int n)
 
 		vsock_hdr_decode(pv->hdr, &h);
 		d = vsock_cid_is_guest(h.dst_cid) ? vs_port_by_cid(h.dst_cid) : NULL;
-		if (d == NULL || !vs_port_running(d)) {
+		if (d == NULL || !vs_port_reachable(d)) {
 			rte_pktmbuf_free(m[i]);
 			continue;
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 
 #include "vs_switch_pvt.h"
@@ -44,7 +45,15 @@ vs_port_lcore(const struct vs_port *p)
 enum vs_port_state
 vs_port_state_get(const struct vs_port *p)
 {
-	return __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+	enum vs_port_state s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+
+	return s != VS_PORT_RUNNING && vs_port_keeps(p) ? VS_PORT_SUSPENDED : s;
+}
+
+bool
+vs_port_suspended(const struct vs_port *p)
+{
+	return vs_port_keeps(p);
 }
 
 static unsigned int
@@ -241,7 +250,8 @@ vs_port_move(struct vs_port *p, unsigned int lcore)
 		pthread_mutex_unlock(&vs_sw.ctl_lock);
 		return 0;
 	}
-	if (vs_port_state_get(p) == VS_PORT_RUNNING) {
+	/* A suspended port's connections live in its owner's flow table. */
+	if (vs_port_running(p) || vs_port_keeps(p)) {
 		pthread_mutex_unlock(&vs_sw.ctl_lock);
 		return -EBUSY;
 	}
@@ -299,7 +309,7 @@ vs_port_place(struct vs_port *p, int mem_node, bool pinned)
 void
 vs_port_set_connected(struct vs_port *p, bool connected)
 {
-	if (vs_port_state_get(p) == VS_PORT_RUNNING && !connected)
+	if (vs_port_running(p) && !connected)
 		vs_port_stop(p);
 	__atomic_store_n(&p->state, connected ? VS_PORT_CONNECTED : VS_PORT_CONFIGURED,
 			 __ATOMIC_RELEASE);
@@ -315,8 +325,11 @@ vs_port_start(struct vs_port *p, const struct vs_port_rings *r)
 		    r->size[q] == 0 || (r->size[q] & (r->size[q] - 1)) != 0)
 			return -EINVAL;
 	}
-	if (vs_port_state_get(p) == VS_PORT_RUNNING)
+	if (vs_port_running(p))
 		vs_port_stop(p);
+	/* A fresh start: whatever a suspension kept is reset first (the owner
+	 * does so before it sets up the new rings). */
+	vs_port_unsuspend(p);
 	p->rings = *r;
 	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->state, VS_PORT_RUNNING, __ATOMIC_RELEASE);
@@ -329,7 +342,7 @@ vs_port_stop(struct vs_port *p)
 	uint16_t avail[VSOCK_NUM_VQ], used[VSOCK_NUM_VQ];
 	unsigned int q;
 
-	if (vs_port_state_get(p) != VS_PORT_RUNNING)
+	if (!vs_port_running(p))
 		return;
 	__atomic_store_n(&p->state, VS_PORT_STOPPING, __ATOMIC_RELEASE);
 	/* Every worker passes a quiescent state: none is inside the rings now. */
@@ -347,6 +360,91 @@ vs_port_stop(struct vs_port *p)
 	__atomic_store_n(&p->state, VS_PORT_CONNECTED, __ATOMIC_RELEASE);
 }
 
+void
+vs_port_suspend(struct vs_port *p, uint32_t grace_ms)
+{
+	uint32_t none = VS_SUSP_NONE;
+
+	if (!vs_port_running(p))
+		return;
+	__atomic_store_n(&p->susp_deadline, rte_rdtsc() + rte_get_tsc_hz() / 1000 * grace_ms,
+			 __ATOMIC_RELAXED);
+	/* Before the rings go: the owner must never see them withdrawn without
+	 * knowing to keep the connections. */
+	if (!__atomic_compare_exchange_n(&p->susp, &none, VS_SUSP_KEPT, false,
+					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		return;
+	vs_port_stop(p);
+	VS_LOG(NOTICE, "guest %" PRIu64 ": frontend gone; keeping its connections for %u ms",
+	       p->cid, grace_ms);
+}
+
+int
+vs_port_resume(struct vs_port *p, const struct vs_port_rings *r)
+{
+	uint32_t kept = VS_SUSP_KEPT;
+	unsigned int q;
+
+	for (q = 0; q < VSOCK_NUM_VQ; q++) {
+		if (r->desc[q] == NULL || r->avail[q] == NULL || r->used[q] == NULL ||
+		    r->size[q] != p->rings.size[q])
+			return -EINVAL;
+	}
+	/* Against the owner ending the grace at the same moment: one of us wins. */
+	if (!__atomic_compare_exchange_n(&p->susp, &kept, VS_SUSP_RESUMING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return -ESTALE;
+	p->rings = *r;
+	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->state, VS_PORT_RUNNING, __ATOMIC_RELEASE);
+	VS_LOG(NOTICE, "guest %" PRIu64 ": frontend back with the same memory and rings; "
+	       "connections continue", p->cid);
+	return 0;
+}
+
+void
+vs_port_unsuspend(struct vs_port *p)
+{
+	uint32_t s = __atomic_load_n(&p->susp, __ATOMIC_ACQUIRE);
+
+	/* KEPT or RESUMING (a resumed port stopped before its owner ran it). */
+	while ((s == VS_SUSP_KEPT || s == VS_SUSP_RESUMING) &&
+	       !__atomic_compare_exchange_n(&p->susp, &s, VS_SUSP_ENDED, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+/* Owner lcore: what a suspension kept goes (its connections are reset). */
+static void
+drop_kept(struct vs_lcore *lc, struct vs_port *p)
+{
+	vs_backlog_clear(p);
+	vs_flow_reset_port(lc, p);
+}
+
+/* Owner lcore: a suspension ends, by the control plane's word or by its grace
+ * running out. */
+static void
+suspension_follow(struct vs_lcore *lc, struct vs_port *p)
+{
+	uint32_t s = __atomic_load_n(&p->susp, __ATOMIC_ACQUIRE);
+
+	if (s == VS_SUSP_KEPT && p->dp_suspended &&
+	    rte_rdtsc() > __atomic_load_n(&p->susp_deadline, __ATOMIC_RELAXED) &&
+	    __atomic_compare_exchange_n(&p->susp, &s, VS_SUSP_ENDED, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		VS_LOG_RL(&p->log_rl, NOTICE, "guest %" PRIu64 ": reconnect grace over, "
+			  "frontend did not come back", p->cid);
+		s = VS_SUSP_ENDED;
+	}
+	if (s != VS_SUSP_ENDED)
+		return;
+	if (p->dp_suspended)
+		drop_kept(lc, p);
+	p->dp_suspended = false;
+	__atomic_store_n(&p->susp, VS_SUSP_NONE, __ATOMIC_RELEASE);
+}
+
 /* Owner lcore: follow the control plane's state. A stop (or a restart with new
  * rings) resets the guest's connections and drops what waited for it. */
 void
@@ -358,26 +456,48 @@ vs_port_refresh(struct vs_lcore *lc, struct vs_port *p)
 	unsigned int q;
 
 	if (p->dp_active && (!running || gen != p->dp_gen)) {
-		vs_backlog_clear(p);
-		vs_flow_reset_port(lc, p);
+		/* A suspension keeps everything, ring indices included. */
+		if (vs_port_keeps(p))
+			p->dp_suspended = true;
+		else
+			drop_kept(lc, p);
 		__atomic_store_n(&p->dp_active, false, __ATOMIC_RELEASE);
-		VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": rings withdrawn", p->cid);
+		VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": rings withdrawn%s", p->cid,
+			  p->dp_suspended ? ", connections kept" : "");
 	}
+	if (__atomic_load_n(&p->susp, __ATOMIC_RELAXED) != VS_SUSP_NONE)
+		suspension_follow(lc, p);
 	if (__atomic_load_n(&p->deleted, __ATOMIC_ACQUIRE)) {
 		/* vs_port_del() waits for this: nothing of the guest is left here. */
+		if (p->dp_suspended)
+			drop_kept(lc, p);
+		p->dp_suspended = false;
 		__atomic_store_n(&p->dead, 1, __ATOMIC_RELEASE);
 		return;
 	}
 	if (p->dp_active || !running || gen == p->dp_gen)
 		return;
 	for (q = 0; q < VSOCK_NUM_VQ; q++) {
+		/* Resumed: the rings moved in our address space, not in the guest's;
+		 * the indices are where the switch left them. */
+		uint16_t avail = p->dp_suspended ? p->vq[q].last_avail : r->last_avail[q];
+		uint16_t used = p->dp_suspended ? p->vq[q].last_used : r->last_used[q];
+
 		if (virtq_init(&p->vq[q], r->desc[q], r->avail[q], r->used[q], r->size[q],
-			       r->last_avail[q], r->last_used[q], r->event_idx,
-			       q == VSOCK_VQ_RX, &r->mem) != 0)
+			       avail, used, r->event_idx, q == VSOCK_VQ_RX, &r->mem) != 0)
 			return;
 	}
 	p->dp_gen = gen;
 	__atomic_store_n(&p->dp_active, true, __ATOMIC_RELEASE);
+	if (p->dp_suspended) {
+		p->dp_suspended = false;
+		__atomic_store_n(&p->susp, VS_SUSP_NONE, __ATOMIC_RELEASE);
+		/* The flush then interrupts the guest: its rings are served again. */
+		vs_port_mark_dirty(lc, p);
+		VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": resumed on lcore %u, %u packets "
+			  "waiting", p->cid, lc->lcore_id, p->backlog.tail - p->backlog.head);
+		return;
+	}
 	VS_LOG_RL(&p->log_rl, INFO, "guest %" PRIu64 ": running on lcore %u", p->cid,
 		  lc->lcore_id);
 }

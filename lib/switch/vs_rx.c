@@ -231,13 +231,14 @@ vs_deliver_iov(struct vs_lcore *lc, struct vs_port *src, struct vs_port *d,
 		}
 		return VS_DELIVERED;
 	}
-	if (!vs_port_live(d)) {
+	if (!vs_port_live(d) && !vs_port_keeps(d)) {
 		/* Stopped after routing: a REQUEST still deserves its answer. */
 		if (h->op == VSOCK_OP_REQUEST)
 			vs_send_rst(lc, h, src);
 		return VS_DELIVERED;
 	}
-	if (!backlog_empty(&d->backlog)) {
+	/* A suspended guest's rings are gone: what is for it waits in its backlog. */
+	if (!backlog_empty(&d->backlog) || !vs_port_live(d)) {
 		int g = gate(lc, src, d, h);
 
 		if (g >= 0)
@@ -319,7 +320,7 @@ vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 	}
 	if (pv->generated)
 		d->stats.rst_sent++;
-	if (!vs_port_live(d)) {
+	if (!vs_port_live(d) && !vs_port_keeps(d)) {
 		if (h.op == VSOCK_OP_REQUEST)
 			vs_send_rst(lc, &h, vs_port_of(pv->src, pv->src_uid));
 		rte_pktmbuf_free(m);
@@ -329,7 +330,8 @@ vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (backlog_empty(&d->backlog) && deliver_queued(lc, d, m)) {
+	/* Suspended: it waits in the backlog for the rings to come back. */
+	if (backlog_empty(&d->backlog) && vs_port_live(d) && deliver_queued(lc, d, m)) {
 		rte_pktmbuf_free(m);
 		return;
 	}

@@ -50,6 +50,7 @@ enum vs_port_state {
 	VS_PORT_CONNECTED, /**< frontend attached, rings not running */
 	VS_PORT_RUNNING, /**< rings running: traffic flows */
 	VS_PORT_STOPPING, /**< rings being withdrawn */
+	VS_PORT_SUSPENDED, /**< frontend gone within its reconnect grace: connections kept */
 };
 
 /** Why a packet from a guest was not delivered. */
@@ -246,6 +247,34 @@ int vs_port_start(struct vs_port *p, const struct vs_port_rings *r);
  * Final ring indices are handed to ops->sync_bases before returning.
  */
 void vs_port_stop(struct vs_port *p);
+
+/**
+ * The frontend went away but may come back (``reconnect-grace``, a live update):
+ * withdraw the rings as vs_port_stop() does, but keep the guest's connections
+ * and queue what arrives for it (within the backlog limits; senders wait beyond
+ * them) for up to @p grace_ms. Unless vs_port_resume() comes first, the owner
+ * lcore then resets every connection as after a stop. Control plane only.
+ */
+void vs_port_suspend(struct vs_port *p, uint32_t grace_ms);
+
+/**
+ * Continue a suspended port on @p r: same guest memory and rings, mapped anew.
+ * The ring indices are the switch's own, kept since vs_port_suspend() (those in
+ * @p r are ignored and handed to ops->sync_bases once the owner runs them).
+ *
+ * @return 0; -ESTALE if the port is not suspended (its grace ended, or it was
+ *   never suspended): start it with vs_port_start() instead.
+ */
+int vs_port_resume(struct vs_port *p, const struct vs_port_rings *r);
+
+/**
+ * End a suspension now (other memory came back, or the guest is going): the
+ * owner lcore resets the kept connections. No-op for a port not suspended.
+ */
+void vs_port_unsuspend(struct vs_port *p);
+
+/** True while @p is suspended (connections kept for a frontend to come back). */
+bool vs_port_suspended(const struct vs_port *p);
 
 /** Sum of a port's counters (read racily from its lcore's writes). */
 void vs_port_stats_get(const struct vs_port *p, struct vs_port_stats *s);

@@ -74,11 +74,14 @@ struct vs_port {
 	uint32_t deleted; /* vs_port_del() runs: the owner tears down and acks */
 	uint32_t dead; /* owner's ack: torn down, never looked at again */
 	int numa_node; /* of the guest's memory, -1 unknown (set by the driver) */
+	uint32_t susp; /* enum vs_susp, atomic: see vs_port_suspend() */
+	uint64_t susp_deadline; /* TSC: a suspension not resumed by then ends */
 
 	/* Owner lcore only. */
 	uint32_t dp_gen; /* generation whose rings are set up below */
 	bool dp_active;
 	bool dirty; /* queues have unpublished used entries */
+	bool dp_suspended; /* rings withdrawn, connections, backlog, indices kept */
 	struct virtq vq[VSOCK_NUM_VQ];
 	struct vs_backlog backlog;
 	uint32_t conns; /* ends counted against conf.max_conns (vs_flow.counted) */
@@ -211,6 +214,16 @@ vs_port_enqueue(struct vs_port *p, struct rte_mbuf *m)
 	return 0;
 }
 
+/* A suspension (vs_port_suspend()), as the control plane and the owner hand it
+ * over: KEPT -> RESUMING (control: vs_port_resume()) or KEPT -> ENDED (control:
+ * vs_port_unsuspend(); owner: grace over); the owner then returns it to NONE. */
+enum vs_susp {
+	VS_SUSP_NONE = 0,
+	VS_SUSP_KEPT, /* connections kept, packets queued for the guest */
+	VS_SUSP_RESUMING, /* rings back: the owner continues with the kept indices */
+	VS_SUSP_ENDED, /* the owner resets what it kept */
+};
+
 /* vs_port.c */
 struct vs_port *vs_port_by_cid(uint64_t cid);
 void vs_port_refresh(struct vs_lcore *lc, struct vs_port *p);
@@ -231,6 +244,23 @@ vs_port_live(const struct vs_port *p)
 {
 	return p->dp_active && vs_port_running(p) &&
 	       p->dp_gen == __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
+}
+
+/* Is @p suspended with its connections kept? Packets for it then wait in its
+ * backlog instead of being refused. */
+static inline bool
+vs_port_keeps(const struct vs_port *p)
+{
+	uint32_t s = __atomic_load_n(&p->susp, __ATOMIC_ACQUIRE);
+
+	return s == VS_SUSP_KEPT || s == VS_SUSP_RESUMING;
+}
+
+/* May packets be routed to @p (running, or suspended and keeping them)? */
+static inline bool
+vs_port_reachable(const struct vs_port *p)
+{
+	return vs_port_running(p) || vs_port_keeps(p);
 }
 
 static inline void

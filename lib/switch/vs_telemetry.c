@@ -57,6 +57,7 @@ static const char *const state_names[] = {
 	[VS_PORT_CONNECTED] = "frontend_connected",
 	[VS_PORT_RUNNING] = "running",
 	[VS_PORT_STOPPING] = "stopping",
+	[VS_PORT_SUSPENDED] = "suspended",
 };
 
 static const char *const flow_state_names[] = {

@@ -216,7 +216,7 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 			virtq_push(q, c->head, 0);
 			continue;
 		}
-		if (pkt->dst == NULL || !vs_port_running(pkt->dst)) {
+		if (pkt->dst == NULL || !vs_port_reachable(pkt->dst)) {
 			/* Nobody to answer: answer now, never a silent drop. The capture shows
 			 * the packet before the RST that answers it. */
 			vs_capture_hdr(&pkt->h, c->iov, c->niov, VSOCK_HDR_LEN);
