@@ -2,7 +2,7 @@
  * Copyright(c) 2026 The vsock-switch authors
  */
 
-/* Application command line: "--guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]"
+/* Application command line: "--guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]..."
  * and the knobs of the switch and of the host endpoint. Every mistake is reported
  * with what was given and why it is refused. */
 
@@ -32,10 +32,13 @@ vs_args_usage(const char *prog)
 	       "\n"
 	       "Options:\n"
 	       "  --guest cid=<N>,socket=<path>[,lcore=<N>][,uds=<path>][,client]\n"
-	       "        client: the frontend listens on <path> (QEMU -chardev\n"
-	       "        socket,server=on) and the switch connects, and reconnects, to it\n"
+	       "          [,reconnect-grace=<ms>]\n"
 	       "        attach a guest: the switch listens as vhost-user backend on <path>\n"
 	       "        and gives the guest CID <N> (3 .. 4294967294). Repeatable.\n"
+	       "        client: the frontend listens on <path> (QEMU -chardev\n"
+	       "        socket,server=on) and the switch connects, and reconnects, to it\n"
+	       "        reconnect-grace: a frontend that disconnects keeps the guest's\n"
+	       "        connections this long; back with the same memory, they go on\n"
 	       "        uds=: hybrid vsock socket for host programs (\"CONNECT <port>\" on\n"
 	       "        <path> and <path>_seqpacket; the guest reaches <path>_<port>)\n"
 	       "  --control <path>      control socket for host programs (CONNECT, LISTEN)\n"

@@ -162,6 +162,25 @@ host_stream_open(const struct lc_switch *s, struct emu_guest *g, struct emu_gues
 	CHECK(h->conn >= 0, "guest 3 accepted the host's connection");
 }
 
+/* The key's values are checked like the others. */
+static void
+refuse_bad_grace(const struct lc_switch *s)
+{
+	static const char *const bad[] = { "-1", "abc", "3600001", "", "5000,reconnect-grace=1" };
+	char line[512], reply[512], path[320];
+	unsigned int i;
+	int n;
+
+	lc_sock_path(s, 9, path, sizeof(path));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "GUEST-ADD cid=9,socket=%s,reconnect-grace=%s", path,
+			 bad[i]);
+		n = lc_ctl(s, line, reply, sizeof(reply), 10000);
+		CHECK(n > 0 && strncmp(reply, "ERR EINVAL", 10) == 0, "reconnect-grace=%s -> %.*s",
+		      bad[i], n > 0 ? (int)strcspn(reply, "\n") : 0, reply);
+	}
+}
+
 static bool
 flows_third(struct harness_flow **fs, int nf, const struct host_stream *h)
 {
@@ -406,6 +425,7 @@ main(int argc, char **argv)
 	lc_start(&s, sw, lcores, cids, pin, 2, NULL);
 	g4 = harness_guest(&s.h, 4, NULL);
 	g5 = harness_guest(&s.h, 5, NULL);
+	refuse_bad_grace(&s);
 	g3 = guest_add(&s, 3, w1, GRACE_MS);
 	g6 = guest_add(&s, 6, w2, SHORT_GRACE_MS);
 	CHECK(lc_wait_running(&s, 4, 10000) == 0, "4 guests running");
