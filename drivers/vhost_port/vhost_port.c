@@ -346,8 +346,7 @@ cb_destroy_device(int vid)
 	if (vp->conf.reconnect_grace_ms > 0 && !vp->in_msg &&
 	    !__atomic_load_n(&vp->deleting, __ATOMIC_ACQUIRE) &&
 	    vs_port_state_get(vp->port) == VS_PORT_RUNNING) {
-		vs_port_suspend(vp->port, vp->conf.reconnect_grace_ms);
-		vp->suspended = vs_port_suspended(vp->port);
+		vp->suspended = vs_port_suspend(vp->port, vp->conf.reconnect_grace_ms);
 		if (vp->suspended)
 			return;
 	}

@@ -360,23 +360,27 @@ vs_port_stop(struct vs_port *p)
 	__atomic_store_n(&p->state, VS_PORT_CONNECTED, __ATOMIC_RELEASE);
 }
 
-void
+bool
 vs_port_suspend(struct vs_port *p, uint32_t grace_ms)
 {
-	uint32_t none = VS_SUSP_NONE;
+	uint32_t s = __atomic_load_n(&p->susp, __ATOMIC_ACQUIRE);
+	bool kept = false;
 
 	if (!vs_port_running(p))
-		return;
+		return vs_port_keeps(p);
 	__atomic_store_n(&p->susp_deadline, rte_rdtsc() + rte_get_tsc_hz() / 1000 * grace_ms,
 			 __ATOMIC_RELAXED);
 	/* Before the rings go: the owner must never see them withdrawn without
-	 * knowing to keep the connections. */
-	if (!__atomic_compare_exchange_n(&p->susp, &none, VS_SUSP_KEPT, false,
-					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-		return;
+	 * knowing to keep the connections. A resume its owner has not run yet is
+	 * suspended again as it stands; a suspension being ended is not. */
+	while (!kept && (s == VS_SUSP_NONE || s == VS_SUSP_RESUMING))
+		kept = __atomic_compare_exchange_n(&p->susp, &s, VS_SUSP_KEPT, false,
+						   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	vs_port_stop(p);
-	VS_LOG(NOTICE, "guest %" PRIu64 ": frontend gone; keeping its connections for %u ms",
-	       p->cid, grace_ms);
+	if (kept)
+		VS_LOG(NOTICE, "guest %" PRIu64 ": frontend gone; keeping its connections for "
+		       "%u ms", p->cid, grace_ms);
+	return kept;
 }
 
 int
@@ -429,7 +433,7 @@ suspension_follow(struct vs_lcore *lc, struct vs_port *p)
 {
 	uint32_t s = __atomic_load_n(&p->susp, __ATOMIC_ACQUIRE);
 
-	if (s == VS_SUSP_KEPT && p->dp_suspended &&
+	if (s == VS_SUSP_KEPT &&
 	    rte_rdtsc() > __atomic_load_n(&p->susp_deadline, __ATOMIC_RELAXED) &&
 	    __atomic_compare_exchange_n(&p->susp, &s, VS_SUSP_ENDED, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -472,6 +476,9 @@ vs_port_refresh(struct vs_lcore *lc, struct vs_port *p)
 		if (p->dp_suspended)
 			drop_kept(lc, p);
 		p->dp_suspended = false;
+		/* Nothing is queued for it any more: packets still routed to it in
+		 * this round are refused. */
+		__atomic_store_n(&p->susp, VS_SUSP_NONE, __ATOMIC_RELEASE);
 		__atomic_store_n(&p->dead, 1, __ATOMIC_RELEASE);
 		return;
 	}

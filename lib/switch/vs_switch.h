@@ -254,8 +254,11 @@ void vs_port_stop(struct vs_port *p);
  * and queue what arrives for it (within the backlog limits; senders wait beyond
  * them) for up to @p grace_ms. Unless vs_port_resume() comes first, the owner
  * lcore then resets every connection as after a stop. Control plane only.
+ *
+ * @return true if the connections are kept; false if the port was stopped
+ *   instead (it was not running, or a suspension of it is being ended).
  */
-void vs_port_suspend(struct vs_port *p, uint32_t grace_ms);
+bool vs_port_suspend(struct vs_port *p, uint32_t grace_ms);
 
 /**
  * Continue a suspended port on @p r: same guest memory and rings, mapped anew.
