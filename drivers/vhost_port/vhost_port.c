@@ -42,6 +42,18 @@ port_of_vid(int vid)
 	return vp;
 }
 
+/* The vid of @vp's current frontend, or -1. */
+static int
+vhost_port_vid(struct vhost_port *vp)
+{
+	int vid;
+
+	pthread_mutex_lock(&vp_lock);
+	vid = vp->vid;
+	pthread_mutex_unlock(&vp_lock);
+	return vid;
+}
+
 static int
 op_notify(void *drv, uint16_t qid)
 {
@@ -86,6 +98,12 @@ pre_msg(int vid, void *msg)
 
 	if (vp == NULL)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	if (vid != vhost_port_vid(vp)) {
+		/* Pending (see cb_new_connection()): the first frontend lives on. */
+		VS_LOG_RL(&vp->log_rl, ERR, "guest %" PRIu64 ": second frontend on %s refused",
+			  vp->conf.cid, vp->conf.socket);
+		return RTE_VHOST_MSG_RESULT_ERR;
+	}
 	/* A destroy_device from now until post_msg is the frontend's wish (driver
 	 * stop, new memory table, reset), not a disconnect. A message that fails
 	 * leaves the mark: the disconnect that follows is then a stop too. */
@@ -150,20 +168,31 @@ cb_new_connection(int vid)
 
 		if (strcmp(vp->conf.socket, path) != 0)
 			continue;
-		if (vp->vid >= 0) {
+		/*
+		 * A frontend that restarts may connect before librte_vhost has seen
+		 * its old connection close (both events come in one poll round, the
+		 * listener's first): the new one waits as pending and takes over in
+		 * the old one's destroy_connection. If the old one lives on, the
+		 * pending one's first message is refused (pre_msg).
+		 */
+		if (vp->vid >= 0 && vp->pending_vid >= 0) {
 			VS_LOG_RL(&vp->log_rl, ERR,
 				  "guest %" PRIu64 ": second frontend on %s refused",
 				  vp->conf.cid, path);
 			break;
 		}
-		vp->vid = vid;
-		vp->in_msg = false;
 		by_vid[vid] = vp;
 		if (rte_vhost_extern_callback_register(vid, &extern_ops, vp) != 0) {
 			by_vid[vid] = NULL;
-			vp->vid = -1;
 			break;
 		}
+		ret = 0;
+		if (vp->vid >= 0) {
+			vp->pending_vid = vid;
+			break;
+		}
+		vp->vid = vid;
+		vp->in_msg = false;
 		vs_port_set_connected(vp->port, true);
 		VS_LOG_RL(&vp->log_rl, INFO, "guest %" PRIu64 ": %s on %s", vp->conf.cid,
 			  vp->conf.client ? "connected to the frontend" : "frontend connected",
@@ -180,13 +209,29 @@ cb_destroy_connection(int vid)
 {
 	struct vhost_port *vp = port_of_vid(vid);
 
+	bool next;
+
 	if (vp == NULL)
 		return;
-	vs_port_set_connected(vp->port, false);
 	pthread_mutex_lock(&vp_lock);
 	by_vid[vid] = NULL;
-	vp->vid = -1;
+	if (vid == vp->pending_vid) {
+		/* A second frontend refused while the first lived on. */
+		vp->pending_vid = -1;
+		pthread_mutex_unlock(&vp_lock);
+		return;
+	}
 	pthread_mutex_unlock(&vp_lock);
+	vs_port_set_connected(vp->port, false);
+	pthread_mutex_lock(&vp_lock);
+	/* The frontend that connected while this one was going takes over. */
+	vp->vid = vp->pending_vid;
+	vp->pending_vid = -1;
+	vp->in_msg = false;
+	next = vp->vid >= 0;
+	pthread_mutex_unlock(&vp_lock);
+	if (next)
+		vs_port_set_connected(vp->port, true);
 	if (vs_port_suspended(vp->port))
 		VS_LOG_RL(&vp->log_rl, NOTICE, "guest %" PRIu64 ": frontend disconnected; "
 			  "its connections wait up to %u ms for it on %s", vp->conf.cid,
@@ -282,7 +327,7 @@ cb_new_device(int vid)
 	uint16_t q;
 	int ret;
 
-	if (vp == NULL)
+	if (vp == NULL || vid != vhost_port_vid(vp))
 		return -1;
 	memset(&r, 0, sizeof(r));
 	if (rte_vhost_get_negotiated_features(vid, &features) != 0)
@@ -339,7 +384,7 @@ cb_destroy_device(int vid)
 {
 	struct vhost_port *vp = port_of_vid(vid);
 
-	if (vp == NULL)
+	if (vp == NULL || vid != vhost_port_vid(vp))
 		return;
 	/* Outside a message, librte_vhost destroys the device because the
 	 * connection went: with a reconnect grace, the guest may come back. */
@@ -426,6 +471,7 @@ vhost_port_create(const struct vhost_port_conf *conf)
 		return -ENOMEM;
 	vp->conf = *conf;
 	vp->vid = -1;
+	vp->pending_vid = -1;
 	vp->port = vs_port_add(conf->cid, conf->lcore, &vhost_port_ops, vp);
 	if (vp->port == NULL) {
 		ret = -errno;
@@ -489,6 +535,7 @@ destroy(struct vhost_port *vp)
 		if (by_vid[i] == vp)
 			by_vid[i] = NULL;
 	vp->vid = -1;
+	vp->pending_vid = -1;
 	pthread_mutex_unlock(&vp_lock);
 	ret = vs_port_del(vp->port);
 	/* -ESHUTDOWN: the switch frees the port itself; the driver data goes. */

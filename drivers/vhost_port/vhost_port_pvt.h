@@ -68,6 +68,7 @@ struct vhost_port {
 	struct vhost_port_conf conf;
 	struct vs_port *port;
 	int vid; /* -1 while no frontend is attached */
+	int pending_vid; /* a frontend that connected before the last one's end was seen */
 	bool registered;
 	struct vs_ratelimit log_rl; /* lines the frontend triggers (vhost thread) */
 	/* vhost thread only (librte_vhost's callbacks and message hooks): */

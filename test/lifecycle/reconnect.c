@@ -15,6 +15,9 @@
  *     held by credit), guest 3's own driver keeps queueing on its tx ring, and
  *     telemetry and GUESTS say "suspended". The frontend comes back on the
  *     same memory and rings: every stream finishes intact, nothing is reset.
+ *  1b. 150 quick disconnects and reconnects (VS_RECONNECT_CYCLES) during two
+ *     streams, on one lcore and across lcores: both arrive intact. This found
+ *     the new frontend connecting before librte_vhost had seen the old one go.
  *  2. Driver stop: guest 3 stops its driver (not a disconnect): its peer's
  *     connection is reset at once, well within the grace.
  *  3. Grace over: guest 6 (grace 400 ms) disconnects and stays away: its peer's
@@ -292,6 +295,66 @@ phase_resume(const struct lc_switch *s, struct emu_guest *g3, struct emu_guest *
 	emu_poll_until(gs, 3, NULL, NULL, 200);
 }
 
+/* Step flows and poll guests for @ms. */
+static void
+run_for(struct harness_flow **fs, int nf, struct emu_guest **gs, int ng, double ms)
+{
+	double end = harness_now_ms() + ms;
+	int i;
+
+	do {
+		for (i = 0; i < nf; i++)
+			harness_flow_step(fs[i]);
+		for (i = 0; i < ng; i++)
+			emu_guest_poll(gs[i]);
+	} while (harness_now_ms() < end);
+}
+
+/* Many quick reconnects while streams run: resumes that race the owner lcore's
+ * handling of the disconnect, disconnects right after a resume. */
+static void
+phase_many(struct emu_guest *g3, struct emu_guest *g4, struct emu_guest *g5)
+{
+	struct emu_guest *gs[3] = { g3, g4, g5 };
+	struct harness_flow f34, f53, *fs[2] = { &f34, &f53 };
+	unsigned int cycles = (unsigned int)harness_env_u64("VS_RECONNECT_CYCLES", 150);
+	unsigned int k, seed = 7, fails = 0;
+	int a3, a4, d3, d5, ret;
+
+	printf("1b. %u quick reconnects during two streams\n", cycles);
+	harness_pair(g3, g4, 6100, VSOCK_TYPE_STREAM, &a3, &a4);
+	harness_pair(g5, g3, 6101, VSOCK_TYPE_STREAM, &d5, &d3);
+	harness_flow_init(&f34, "3->4", g3, a3, g4, a4, 11, 64ull << 20);
+	harness_flow_init(&f53, "5->3 (other lcore)", g5, d5, g3, d3, 12, 64ull << 20);
+	for (k = 0; k < cycles; k++) {
+		run_for(fs, 2, gs, 3, rand_r(&seed) % 30);
+		if (emu_guest_detach(g3) != 0)
+			fails++;
+		run_for(fs, 2, gs + 1, 2, rand_r(&seed) % 30);
+		ret = emu_guest_reattach(g3, 10000);
+		if (ret != 0) {
+			printf("  cycle %u: reattach: %s\n", k, strerror(-ret));
+			fails++;
+			break;
+		}
+	}
+	CHECK(fails == 0, "%u detach/reattach cycles, %u failed", k, fails);
+	/* The rest of the streams, smaller: what matters is what crossed the cycles. */
+	f34.total = f34.sent > (1ull << 20) ? f34.sent : 1ull << 20;
+	f53.total = f53.sent > (1ull << 20) ? f53.sent : 1ull << 20;
+	ret = harness_flows_run(fs, 2, gs, 3, 20000);
+	CHECK(ret == 0, "both streams finish after the cycles (%s)", ret ? strerror(-ret) : "ok");
+	harness_flow_check(&f34);
+	harness_flow_check(&f53);
+	harness_flow_fini(&f34);
+	harness_flow_fini(&f53);
+	emu_close(g3, a3);
+	emu_close(g4, a4);
+	emu_close(g3, d3);
+	emu_close(g5, d5);
+	emu_poll_until(gs, 3, NULL, NULL, 200);
+}
+
 static void
 phase_driver_stop(struct emu_guest *g3, struct emu_guest *g4)
 {
@@ -431,6 +494,7 @@ main(int argc, char **argv)
 	CHECK(lc_wait_running(&s, 4, 10000) == 0, "4 guests running");
 
 	phase_resume(&s, g3, g4, g5);
+	phase_many(g3, g4, g5);
 	phase_driver_stop(g3, g4);
 	phase_grace_over(&s, g6, g4);
 	g3 = phase_other_memory(g3, g5);
