@@ -31,19 +31,6 @@ static const char *test_name = "client_mode";
 #define STREAM_BYTES (16u << 20)
 #define ATTACH_MS 15000
 
-struct conn_arg {
-	struct emu_guest *g;
-	int conn;
-};
-
-static int
-conn_closed(void *p)
-{
-	struct conn_arg *a = p;
-
-	return emu_conn_state(a->g, a->conn) == EMU_CONN_CLOSED;
-}
-
 /* A listening frontend the switch will connect to. */
 static struct emu_guest *
 frontend(const char *path, uint64_t cid)
@@ -172,9 +159,9 @@ main(int argc, char **argv)
 	emu_guest_destroy(gs[1]);
 	gs[1] = NULL;
 	{
-		struct conn_arg ca = { .g = gs[0], .conn = c3 };
+		struct harness_conn ca = { .g = gs[0], .conn = c3 };
 
-		ret = emu_poll_until(gs, 1, conn_closed, &ca, 5000);
+		ret = emu_poll_until(gs, 1, harness_conn_closed, &ca, 5000);
 		CHECK(ret == 0 && emu_conn_error(gs[0], c3) == -ECONNRESET,
 		      "guest 3's connection to the gone guest is reset (error %d)",
 		      emu_conn_error(gs[0], c3));

@@ -57,15 +57,10 @@ min_pieces(const uint32_t *sizes, int n, uint32_t buf)
 	return p;
 }
 
-struct conn_arg {
-	struct emu_guest *g;
-	int conn;
-};
-
 static int
 peer_eof(void *p)
 {
-	struct conn_arg *a = p;
+	struct harness_conn *a = p;
 	uint8_t b[16];
 
 	return emu_recv(a->g, a->conn, b, sizeof(b), NULL) == 0;
@@ -74,7 +69,7 @@ peer_eof(void *p)
 static int
 msg_ready(void *p)
 {
-	struct conn_arg *a = p;
+	struct harness_conn *a = p;
 	uint8_t b[16];
 
 	return emu_recv(a->g, a->conn, b, sizeof(b), NULL) == 10;
@@ -89,7 +84,7 @@ main(int argc, char **argv)
 	uint64_t rng = 42, before;
 	struct emu_guest *gs[2];
 	struct emu_stats s, s4;
-	struct conn_arg eof;
+	struct harness_conn eof;
 	struct harness h;
 	int c3, c4, i;
 	static uint8_t big[262145];

@@ -19,27 +19,14 @@
 
 static const char *test_name = "g2g_stream";
 
-struct closed_arg {
-	struct emu_guest *g;
-	int conn;
-};
-
-static int
-conn_closed(void *p)
-{
-	struct closed_arg *a = p;
-
-	return emu_conn_state(a->g, a->conn) == EMU_CONN_CLOSED;
-}
-
 /* Close both ends like applications do after EOF and check the RST handshake ends it. */
 static void
 close_pair(struct emu_guest **gs, struct emu_guest *a, int ca, struct emu_guest *b, int cb)
 {
-	struct closed_arg arg = { .g = a, .conn = ca };
+	struct harness_conn arg = { .g = a, .conn = ca };
 
 	CHECK(emu_close(b, cb) == 0, "receiver closes after EOF");
-	harness_wait(gs, 2, conn_closed, &arg, 1000,
+	harness_wait(gs, 2, harness_conn_closed, &arg, 1000,
 		     "sender's end closed by the peer's SHUTDOWN + RST handshake");
 	CHECK(emu_conn_error(a, ca) == 0, "orderly close is not an error (%d)",
 	      emu_conn_error(a, ca));

@@ -649,3 +649,11 @@ harness_msgs(struct emu_guest **gs, int ng, struct emu_guest *src, int src_conn,
 	      what, n, bad);
 	return bad;
 }
+
+int
+harness_conn_closed(void *arg)
+{
+	const struct harness_conn *a = arg;
+
+	return emu_conn_state(a->g, a->conn) == EMU_CONN_CLOSED;
+}

@@ -152,6 +152,15 @@ int harness_msgs(struct emu_guest **gs, int ng, struct emu_guest *src, int src_c
 /** CHECK() that a guest saw no malformed, misrouted or credit-violating packet. */
 void harness_check_clean(struct emu_guest *g, const char *name);
 
+/** One end of a connection, the argument of the conditions below. */
+struct harness_conn {
+	struct emu_guest *g;
+	int conn;
+};
+
+/** Condition for harness_wait()/emu_poll_until(): the connection is closed. */
+int harness_conn_closed(void *arg);
+
 /** Poll @p gs until @p cond holds or @p timeout_ms; CHECK()s the outcome with @p what. */
 bool harness_wait(struct emu_guest **gs, int n, int (*cond)(void *), void *arg,
 		int timeout_ms, const char *what);

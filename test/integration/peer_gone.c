@@ -24,19 +24,6 @@ static const char *test_name = "peer_gone";
 #define PROMPT_MS 1000.0
 #define PRELOAD (8u << 20)
 
-struct conn_arg {
-	struct emu_guest *g;
-	int conn;
-};
-
-static int
-conn_closed(void *p)
-{
-	struct conn_arg *a = p;
-
-	return emu_conn_state(a->g, a->conn) == EMU_CONN_CLOSED;
-}
-
 /* Run @f until at least @bytes arrived, leaving it mid-transfer. */
 static void
 run_until(struct harness_flow *f, struct emu_guest **gs, int ng, uint64_t bytes)
@@ -60,10 +47,10 @@ run_until(struct harness_flow *f, struct emu_guest **gs, int ng, uint64_t bytes)
 static void
 expect_reset(struct emu_guest *survivor, int conn, const char *what)
 {
-	struct conn_arg a = { .g = survivor, .conn = conn };
+	struct harness_conn a = { .g = survivor, .conn = conn };
 	struct emu_guest *gs[1] = { survivor };
 	double t0 = harness_now_ms();
-	int ret = emu_poll_until(gs, 1, conn_closed, &a, 3000);
+	int ret = emu_poll_until(gs, 1, harness_conn_closed, &a, 3000);
 	double ms = harness_now_ms() - t0;
 	char b;
 

@@ -24,23 +24,10 @@ static const char *test_name = "rst_unknown_cid";
  * with room for a machine whose CPUs other programs share. */
 #define FAST_MS 500.0
 
-struct conn_arg {
-	struct emu_guest *g;
-	int conn;
-};
-
-static int
-conn_closed(void *p)
-{
-	struct conn_arg *a = p;
-
-	return emu_conn_state(a->g, a->conn) == EMU_CONN_CLOSED;
-}
-
 static int
 not_connecting(void *p)
 {
-	struct conn_arg *a = p;
+	struct harness_conn *a = p;
 
 	return emu_conn_state(a->g, a->conn) != EMU_CONN_CONNECTING;
 }
@@ -50,7 +37,7 @@ static void
 expect_refused(struct emu_guest **gs, int ng, uint64_t cid, uint32_t port, uint16_t type,
 	       const char *what)
 {
-	struct conn_arg a = { .g = gs[0] };
+	struct harness_conn a = { .g = gs[0] };
 	struct emu_stats before, after;
 	double t0, ms;
 	int ret;
@@ -84,7 +71,7 @@ main(int argc, char **argv)
 	struct emu_guest_opts o;
 	struct emu_guest *gs[3];
 	struct emu_stats s4;
-	struct conn_arg a;
+	struct harness_conn a;
 	struct harness h;
 	int c3, c4;
 
@@ -122,7 +109,7 @@ main(int argc, char **argv)
 	      "guest 4 driver stops (SET_VRING_ENABLE 0, GET_VRING_BASE)");
 	a.g = gs[0];
 	a.conn = c3;
-	harness_wait(gs, 2, conn_closed, &a, 1000, "guest 3's open connection to guest 4 is reset");
+	harness_wait(gs, 2, harness_conn_closed, &a, 1000, "guest 3's open connection to guest 4 is reset");
 	CHECK(emu_conn_error(gs[0], c3) == -ECONNRESET, "with ECONNRESET (%d)",
 	      emu_conn_error(gs[0], c3));
 	emu_close(gs[0], c3);

@@ -28,19 +28,6 @@ static const char *test_name = "not_ready";
 /* Far below --connect-timeout: an answer, not a timeout. */
 #define PROMPT_MS 1500.0
 
-struct conn_arg {
-	struct emu_guest *g;
-	int conn;
-};
-
-static int
-conn_closed(void *p)
-{
-	struct conn_arg *a = p;
-
-	return emu_conn_state(a->g, a->conn) == EMU_CONN_CLOSED;
-}
-
 static void
 host_connect(const struct lc_switch *s, uint64_t cid, const char *expect)
 {
@@ -59,13 +46,13 @@ host_connect(const struct lc_switch *s, uint64_t cid, const char *expect)
 static void
 guest_connect(struct emu_guest *g, uint64_t cid)
 {
-	struct conn_arg a = { .g = g };
+	struct harness_conn a = { .g = g };
 	double t0, ms;
 	int ret;
 
 	a.conn = emu_connect(g, cid, 7000, VSOCK_TYPE_STREAM);
 	t0 = harness_now_ms();
-	ret = emu_poll_until(&g, 1, conn_closed, &a, 5000);
+	ret = emu_poll_until(&g, 1, harness_conn_closed, &a, 5000);
 	ms = harness_now_ms() - t0;
 	CHECK(ret == 0 && emu_conn_error(g, a.conn) == -ECONNREFUSED && ms < PROMPT_MS,
 	      "guest 3 -> %llu: refused by an RST after %.1f ms (error %d)", (unsigned long long)cid, ms,
@@ -136,7 +123,7 @@ static void
 delete_connected(const struct lc_switch *s, struct emu_guest *g3, struct emu_guest *g4, int c3)
 {
 	struct emu_guest *both[2] = { g3, g4 };
-	struct conn_arg a = { .g = g3, .conn = c3 };
+	struct harness_conn a = { .g = g3, .conn = c3 };
 	char line[128], buf[64];
 	double t0;
 	int fd, n;
@@ -172,7 +159,7 @@ delete_connected(const struct lc_switch *s, struct emu_guest *g3, struct emu_gue
 	      harness_now_ms() - t0, r);
 	close(fd);
 	t0 = harness_now_ms();
-	CHECK(emu_poll_until(&g3, 1, conn_closed, &a, 3000) == 0 &&
+	CHECK(emu_poll_until(&g3, 1, harness_conn_closed, &a, 3000) == 0 &&
 	      emu_conn_error(g3, c3) == -ECONNRESET,
 	      "guest 3's connection to 4 is reset after %.1f ms", harness_now_ms() - t0);
 	emu_close(g3, c3);

@@ -46,19 +46,6 @@ static const char *test_name = "reconnect";
 #define SHORT_GRACE_MS 400
 #define AWAY_MS 400
 
-struct conn_arg {
-	struct emu_guest *g;
-	int conn;
-};
-
-static int
-conn_closed(void *p)
-{
-	struct conn_arg *a = p;
-
-	return emu_conn_state(a->g, a->conn) == EMU_CONN_CLOSED;
-}
-
 /* Socket paths and names of the guests (emulated guests keep the pointers). */
 static char guest_paths[8][320];
 static char guest_names[8][64];
@@ -197,9 +184,9 @@ flows_third(struct harness_flow **fs, int nf, const struct host_stream *h)
 
 /* Wait until @a's connection is reset; true if it was, with ECONNRESET. */
 static bool
-reset_within(struct emu_guest **gs, int ng, struct conn_arg *a, int ms)
+reset_within(struct emu_guest **gs, int ng, struct harness_conn *a, int ms)
 {
-	return emu_poll_until(gs, ng, conn_closed, a, ms) == 0 &&
+	return emu_poll_until(gs, ng, harness_conn_closed, a, ms) == 0 &&
 	       emu_conn_error(a->g, a->conn) == -ECONNRESET;
 }
 
@@ -359,7 +346,7 @@ static void
 phase_driver_stop(struct emu_guest *g3, struct emu_guest *g4)
 {
 	struct emu_guest *gs[2] = { g3, g4 };
-	struct conn_arg a = { .g = g4 };
+	struct harness_conn a = { .g = g4 };
 	double t0;
 	int c3;
 
@@ -379,7 +366,7 @@ static void
 phase_grace_over(const struct lc_switch *s, struct emu_guest *g6, struct emu_guest *g4)
 {
 	struct emu_guest *gs[2] = { g6, g4 };
-	struct conn_arg a = { .g = g4 };
+	struct harness_conn a = { .g = g4 };
 	struct harness_flow f;
 	char state[32];
 	double t0;
@@ -413,7 +400,7 @@ static struct emu_guest *
 phase_other_memory(struct emu_guest *g3, struct emu_guest *g5)
 {
 	struct emu_guest *gs[2], *n3;
-	struct conn_arg a = { .g = g5 };
+	struct harness_conn a = { .g = g5 };
 	struct emu_guest_opts o;
 	double t0;
 	int c3;
@@ -452,7 +439,7 @@ phase_other_memory(struct emu_guest *g3, struct emu_guest *g5)
 static void
 phase_delete(const struct lc_switch *s, struct emu_guest *g3, struct emu_guest *g5)
 {
-	struct conn_arg a = { .g = g5 };
+	struct harness_conn a = { .g = g5 };
 	char reply[256];
 	double t0;
 	int c3, n;
