@@ -496,7 +496,8 @@ vs_port_refresh(struct vs_lcore *lc, struct vs_port *p)
 	}
 	p->dp_gen = gen;
 	__atomic_store_n(&p->dp_active, true, __ATOMIC_RELEASE);
-	if (p->dp_suspended) {
+	/* A resume (also of a port suspended before its rings ever ran here). */
+	if (p->dp_suspended || __atomic_load_n(&p->susp, __ATOMIC_ACQUIRE) == VS_SUSP_RESUMING) {
 		p->dp_suspended = false;
 		__atomic_store_n(&p->susp, VS_SUSP_NONE, __ATOMIC_RELEASE);
 		/* The flush then interrupts the guest: its rings are served again. */
