@@ -49,6 +49,8 @@ extern "C" {
 #define VIRTQ_MAX_IOV 64
 /** Largest ring the split layout allows. */
 #define VIRTQ_MAX_SIZE 32768
+/** Chains whose heads virtq_pop() reads (and descriptors it prefetches) ahead. */
+#define VIRTQ_POP_PREFETCH 8
 
 /** One guest memory region, as mapped into this process. */
 struct virtq_region {
