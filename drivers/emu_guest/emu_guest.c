@@ -260,8 +260,11 @@ emu_guest_stop(struct emu_guest *g)
 	emu_sock_reset_all(g);
 	g->ctrl_len = 0;
 	ret = emu_vu_enable_rings(g, false);
-	for (i = 0; ret == 0 && i < VSOCK_NUM_VQ; i++)
+	for (i = 0; ret == 0 && i < VSOCK_NUM_VQ; i++) {
 		ret = emu_vu_get_vring_base(g, i, &base);
+		g->stop_base[i] = base;
+		g->stop_used[i] = g->vq[i].last_used;
+	}
 	return ret;
 }
 
@@ -312,6 +315,17 @@ emu_guest_reattach(struct emu_guest *g, int timeout_ms)
 		g->sock = -1;
 	}
 	return ret;
+}
+
+void
+emu_guest_stop_bases(const struct emu_guest *g, uint32_t base[2], uint16_t used[2])
+{
+	int i;
+
+	for (i = 0; i < VSOCK_NUM_VQ; i++) {
+		base[i] = g->stop_base[i];
+		used[i] = g->stop_used[i];
+	}
 }
 
 static void

@@ -383,6 +383,14 @@ int emu_guest_detach(struct emu_guest *g);
  */
 int emu_guest_reattach(struct emu_guest *g, int timeout_ms);
 
+/**
+ * After emu_guest_stop(): per queue (VSOCK_VQ_RX, VSOCK_VQ_TX), the index the
+ * backend answered GET_VRING_BASE with (how far it took buffers) and how far
+ * the guest had seen buffers come back. A device that completes everything it
+ * takes reports the two equal once the guest has polled.
+ */
+void emu_guest_stop_bases(const struct emu_guest *g, uint32_t base[2], uint16_t used[2]);
+
 #ifdef __cplusplus
 }
 #endif

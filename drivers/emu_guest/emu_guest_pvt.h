@@ -258,6 +258,8 @@ struct emu_guest {
 
 	uint64_t poll_count;
 	struct emu_stats st;
+	uint32_t stop_base[VSOCK_NUM_VQ]; /* GET_VRING_BASE answers of the last stop */
+	uint16_t stop_used[VSOCK_NUM_VQ]; /* our used index then */
 };
 
 /* vhost_user.c */

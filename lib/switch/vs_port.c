@@ -459,6 +459,10 @@ vs_port_refresh(struct vs_lcore *lc, struct vs_port *p)
 	const struct vs_port_rings *r = &p->rings;
 	unsigned int q;
 
+	/* Its rx chains taken earlier in this round go back to the queue they
+	 * came from, before that queue is torn down or set up anew. */
+	if (lc->rx.port == p)
+		vs_rx_stash_return(lc);
 	if (p->dp_active && (!running || gen != p->dp_gen)) {
 		/* A suspension keeps everything, ring indices included. */
 		if (vs_port_keeps(p))

@@ -66,12 +66,51 @@ vs_backlog_clear(struct vs_port *p)
 	b->bytes = 0;
 }
 
+void
+vs_rx_stash_return(struct vs_lcore *lc)
+{
+	struct vs_rx_stash *s = &lc->rx;
+
+	if (s->port != NULL && s->next < s->n)
+		virtq_unpop(&s->port->vq[VSOCK_VQ_RX], s->n - s->next);
+	s->port = NULL;
+	s->next = 0;
+	s->n = 0;
+}
+
+/* The next rx chain of @d, taken with as many as the burst will likely fill:
+ * the packets the tx burst still has for @d, or the buffers @bytes more need
+ * (a guess from this chain's size). NULL if the guest has none. */
+static struct virtq_chain *
+rx_next(struct vs_lcore *lc, struct vs_port *d, uint32_t bytes)
+{
+	struct vs_rx_stash *s = &lc->rx;
+	unsigned int want;
+
+	if (s->port != d)
+		vs_rx_stash_return(lc);
+	if (s->next == s->n) {
+		want = RTE_MAX((unsigned int)s->want, 1u);
+		if (d->rx_buf_len > 0)
+			want = RTE_MAX(want, bytes / d->rx_buf_len + 1);
+		s->port = d;
+		s->next = 0;
+		s->n = (uint16_t)virtq_pop(&d->vq[VSOCK_VQ_RX], s->chains,
+					   RTE_MIN(want, (unsigned int)VS_RX_STASH));
+		if (s->n == 0)
+			return NULL;
+		if (s->chains[s->n - 1].len > VSOCK_HDR_LEN)
+			d->rx_buf_len = s->chains[s->n - 1].len - VSOCK_HDR_LEN;
+	}
+	return &s->chains[s->next++];
+}
+
 uint32_t
 vs_rx_write(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
 	    const struct virtq_iov *iov, unsigned int niov, uint32_t soff, bool *complete)
 {
 	struct virtq *q = &d->vq[VSOCK_VQ_RX];
-	struct virtq_chain *c = &lc->rx_chain;
+	struct virtq_chain *c;
 	uint32_t len = h->op == VSOCK_OP_RW ? h->len : 0;
 	uint32_t done = 0;
 	unsigned int tries = 0;
@@ -82,7 +121,8 @@ vs_rx_write(struct vs_lcore *lc, struct vs_port *d, const struct vsock_hdr *h,
 		struct vsock_hdr ph;
 		uint32_t piece;
 
-		if (virtq_pop(q, c, 1) == 0)
+		c = rx_next(lc, d, len - done);
+		if (c == NULL)
 			break;
 		/* A buffer that cannot hold a header, or no payload when payload is due,
 		 * is handed back empty: the guest's own loss. */
@@ -287,12 +327,14 @@ vs_backlog_drain(struct vs_lcore *lc, struct vs_port *p)
 	while (!backlog_empty(b) && n < VS_BURST_SIZE) {
 		struct rte_mbuf *m = b->q[b->head & b->mask];
 
+		lc->rx.want = (uint16_t)RTE_MIN(backlog_len(b), (uint32_t)VS_BURST_SIZE - n);
 		if (!deliver_queued(lc, p, m))
 			break;
 		b->head++;
 		rte_pktmbuf_free(m);
 		n++;
 	}
+	lc->rx.want = 0;
 	if (backlog_empty(b))
 		b->bytes = 0;
 	else if (b->head != head0 || b->bytes != bytes0)
@@ -348,8 +390,11 @@ vs_handover_drain(struct vs_lcore *lc)
 	unsigned int i, n;
 
 	n = rte_ring_sc_dequeue_burst(lc->in, (void **)m, VS_HANDOVER_BURST, NULL);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		lc->rx.want = (uint16_t)(n - i);
 		vs_deliver_mbuf(lc, m[i]);
+	}
+	lc->rx.want = 0;
 	return n;
 }
 

@@ -183,6 +183,8 @@ vs_lcore_flush(struct vs_lcore *lc)
 {
 	uint32_t i, n = lc->ndirty;
 
+	/* Rx chains taken and not used go back before anything is published. */
+	vs_rx_stash_return(lc);
 	/* A queue whose interrupt could not be sent is marked again, into the
 	 * slots already walked. */
 	lc->ndirty = 0;

@@ -82,6 +82,7 @@ struct vs_port {
 	bool dp_active;
 	bool dirty; /* queues have unpublished used entries */
 	bool dp_suspended; /* rings withdrawn, connections, backlog, indices kept */
+	uint32_t rx_buf_len; /* payload room of its last rx buffer: how many to take */
 	struct virtq vq[VSOCK_NUM_VQ];
 	struct vs_backlog backlog;
 	uint32_t conns; /* ends counted against conf.max_conns (vs_flow.counted) */
@@ -90,6 +91,18 @@ struct vs_port {
 	struct vs_port_stats stats;
 	struct vs_ratelimit log_rl; /* log lines the guest triggers on its lcore */
 } __rte_cache_aligned;
+
+/* Rx chains of one port taken in a burst and not used yet (vs_rx.c). They never
+ * outlive a round: vs_rx_stash_return() gives them back before the quiescent
+ * state, so a port's ring indices are exact whenever the control plane looks. */
+#define VS_RX_STASH 16
+struct vs_rx_stash {
+	struct vs_port *port; /* whose rx queue they came from, or NULL */
+	uint16_t next; /* next chain to use */
+	uint16_t n; /* chains taken */
+	uint16_t want; /* packets the current tx burst still has for the port */
+	struct virtq_chain chains[VS_RX_STASH];
+};
 
 struct vs_lcore {
 	unsigned int lcore_id;
@@ -100,7 +113,7 @@ struct vs_lcore {
 
 	/* Scratch for one burst. */
 	struct virtq_chain chains[VS_BURST_SIZE];
-	struct virtq_chain rx_chain;
+	struct vs_rx_stash rx;
 	struct vs_port *dirty[VS_MAX_GUESTS];
 	uint32_t ndirty;
 
@@ -287,6 +300,7 @@ void vs_deliver_mbuf(struct vs_lcore *lc, struct rte_mbuf *m);
 unsigned int vs_backlog_drain(struct vs_lcore *lc, struct vs_port *p);
 void vs_backlog_clear(struct vs_port *p);
 void vs_send_rst(struct vs_lcore *lc, const struct vsock_hdr *to_reset, struct vs_port *to);
+void vs_rx_stash_return(struct vs_lcore *lc);
 unsigned int vs_handover_drain(struct vs_lcore *lc);
 
 /* Past the soft limit in bytes times this, an RW for a guest cannot be queued and

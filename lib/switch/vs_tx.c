@@ -234,6 +234,7 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 			virtq_push(q, c->head, 0);
 			continue;
 		}
+		lc->rx.want = (uint16_t)(n - i);
 		if (vs_deliver_iov(lc, src, pkt->dst, &pkt->h, c->iov, c->niov,
 				   VSOCK_HDR_LEN) == VS_STALL) {
 			src->stats.stalls++;
@@ -246,6 +247,7 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 		src->stats.tx_bytes += pkt->h.op == VSOCK_OP_RW ? pkt->h.len : 0;
 		virtq_push(q, c->head, 0);
 	}
+	lc->rx.want = 0;
 	if (i < n)
 		virtq_unpop(q, n - i);
 	vs_port_mark_dirty(lc, src);
