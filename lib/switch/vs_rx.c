@@ -51,6 +51,8 @@ backlog_push(struct vs_port *d, struct rte_mbuf *m, const struct vs_port *src)
 	}
 	if (backlog_empty(b))
 		__atomic_store_n(&d->rx_progress, rte_rdtsc(), __ATOMIC_RELAXED);
+	/* Something to drain: polled every round again (lcore_round()). */
+	d->idle_polls = 0;
 	b->q[b->tail++ & b->mask] = m;
 	b->bytes += bytes;
 	return true;

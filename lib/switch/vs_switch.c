@@ -218,22 +218,41 @@ vs_lcore_flush(struct vs_lcore *lc)
 	}
 }
 
+/*
+ * Idle guests off the round: a port whose polls found nothing to do (no tx
+ * chain, no backlog) VS_IDLE_POLLS times in a row is polled every
+ * VS_SLOW_EVERY-th round only (the idle ones spread over the rounds by their
+ * place in the array). Its first packet after a pause then waits up to
+ * VS_SLOW_EVERY - 1 rounds more, and a stop, delete or resume of it is seen as
+ * much later; packets for it still go straight into its rx ring, and one that
+ * has to wait in its backlog makes it busy again (backlog_push()).
+ */
+#define VS_IDLE_POLLS 64
+#define VS_SLOW_EVERY 16
+
 /* One round over everything this lcore owns. Returns work done. */
 static unsigned int
 lcore_round(struct vs_lcore *lc)
 {
 	uint32_t i, nports = __atomic_load_n(&lc->nports, __ATOMIC_ACQUIRE);
-	unsigned int work = vs_handover_drain(lc);
+	unsigned int work = vs_handover_drain(lc), w;
+	uint32_t turn = (uint32_t)lc->rounds;
 
 	for (i = 0; i < nports; i++) {
 		/* The control plane may move a port into this slot (vs_port_del()). */
 		struct vs_port *p = __atomic_load_n(&lc->ports[i], __ATOMIC_ACQUIRE);
 
-		vs_port_refresh(lc, p);
-		if (!p->dp_active)
+		if (p->idle_polls >= VS_IDLE_POLLS && ((turn + i) & (VS_SLOW_EVERY - 1)) != 0)
 			continue;
-		work += vs_backlog_drain(lc, p);
-		work += vs_tx_poll(lc, p);
+		vs_port_refresh(lc, p);
+		w = 0;
+		if (p->dp_active)
+			w = vs_backlog_drain(lc, p) + vs_tx_poll(lc, p);
+		if (w > 0 || p->backlog.head != p->backlog.tail)
+			p->idle_polls = 0;
+		else if (p->idle_polls < VS_IDLE_POLLS)
+			p->idle_polls++;
+		work += w;
 	}
 	vs_flow_sweep(lc);
 	vs_lcore_flush(lc);

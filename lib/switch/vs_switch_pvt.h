@@ -83,6 +83,7 @@ struct vs_port {
 	bool dirty; /* queues have unpublished used entries */
 	bool dp_suspended; /* rings withdrawn, connections, backlog, indices kept */
 	uint32_t rx_buf_len; /* payload room of its last rx buffer: how many to take */
+	uint32_t idle_polls; /* polls in a row that found nothing to do (lcore_round()) */
 	struct virtq vq[VSOCK_NUM_VQ];
 	struct vs_backlog backlog;
 	uint32_t conns; /* ends counted against conf.max_conns (vs_flow.counted) */

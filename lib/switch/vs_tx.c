@@ -238,6 +238,8 @@ vs_tx_poll(struct vs_lcore *lc, struct vs_port *src)
 		if (vs_deliver_iov(lc, src, pkt->dst, &pkt->h, c->iov, c->niov,
 				   VSOCK_HDR_LEN) == VS_STALL) {
 			src->stats.stalls++;
+			/* Waiting for its receiver is not idle: polled every round. */
+			src->idle_polls = 0;
 			break;
 		}
 		tx_commit(lc, src, pkt, f);
