@@ -108,6 +108,7 @@ struct bench_opts {
 	bool smoke;
 	bool verbose;
 	bool client;                 /**< guests in client mode: the emulated guests listen */
+	bool sink;                   /**< stream: the receiving guest counts, never copies out */
 	uint32_t sizes[8];           /**< write sizes of the stream scenario */
 	int nsizes;
 	char argv_line[1024];        /**< the command, for the JSON */

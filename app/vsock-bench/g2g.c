@@ -188,7 +188,8 @@ bench_g2g_stream(struct bench_results *r, int run)
 
 		bench_size_name(size, sz, sizeof(sz));
 		snprintf(name, sizeof(name), "g2g_stream_%s", sz);
-		snprintf(label, sizeof(label), "guest->guest STREAM, %s B writes", sz);
+		snprintf(label, sizeof(label), "guest->guest STREAM, %s B writes%s", sz,
+			 bopt.sink ? ", sink" : "");
 		m = bench_metric(r, name, "MB/s", "throughput", label);
 		m->size = size;
 		m->guests = 2;
@@ -203,6 +204,8 @@ bench_g2g_stream(struct bench_results *r, int run)
 			fprintf(stderr, "vsock-bench: connect: %s\n", strerror(-ret));
 			return -1;
 		}
+		if (bopt.sink && emu_set_rx_sink(pc->g[1], cb, true) < 0)
+			return -1;
 		ret = run_xfer(&pc->sw, pc->g, 2, pc->g[0], ca, pc->g[1], cb, size, bopt.duration,
 			       &x);
 		close_pair(pc->g, 2, pc->g[0], ca, pc->g[1], cb);

@@ -88,6 +88,8 @@ usage(const char *prog)
 	       "                        above 511 needs --client)\n"
 	       "  --client              guests in client mode: the emulated guests listen\n"
 	       "                        and the switch connects (--guest ...,client)\n"
+	       "  --sink                stream: the receiving guest counts bytes and returns\n"
+	       "                        credit without copying them out (emu_set_rx_sink)\n"
 	       "  --min-worker-cpu <f>  measure a scenario again (see --retries) when the\n"
 	       "                        switch's worker had less than this share of its CPU\n"
 	       "                        (other programs on it; default 0.9)\n"
@@ -157,7 +159,7 @@ parse_args(int argc, char **argv)
 {
 	enum { O_SWITCH = 256, O_ATTACH, O_ATTACH_PREFIX, O_ATTACH_UDS, O_SCENARIO, O_RUNS,
 	       O_DURATION, O_SIZES, O_SCALE_MAX, O_CPU, O_TESTPMD, O_JSON, O_SMOKE, O_LCORES,
-	       O_SWITCH_ARG, O_MIN_CPU, O_RETRIES, O_CLIENT };
+	       O_SWITCH_ARG, O_MIN_CPU, O_RETRIES, O_CLIENT, O_SINK };
 	static const struct option opts[] = {
 		{ "switch", required_argument, NULL, O_SWITCH },
 		{ "attach", required_argument, NULL, O_ATTACH },
@@ -177,6 +179,7 @@ parse_args(int argc, char **argv)
 		{ "json", required_argument, NULL, O_JSON },
 		{ "smoke", no_argument, NULL, O_SMOKE },
 		{ "client", no_argument, NULL, O_CLIENT },
+		{ "sink", no_argument, NULL, O_SINK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -268,6 +271,9 @@ parse_args(int argc, char **argv)
 			break;
 		case O_CLIENT:
 			bopt.client = true;
+			break;
+		case O_SINK:
+			bopt.sink = true;
 			break;
 		case 'v':
 			bopt.verbose = true;

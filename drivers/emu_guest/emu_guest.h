@@ -391,6 +391,17 @@ int emu_guest_reattach(struct emu_guest *g, int timeout_ms);
  */
 void emu_guest_stop_bases(const struct emu_guest *g, uint32_t base[2], uint16_t used[2]);
 
+/**
+ * Bench aid: make a STREAM connection's receive side a sink. Payload received
+ * from then on is counted, not stored: emu_recv() returns how many bytes it
+ * consumed (and returns their credit) without writing them to its buffer.
+ * Off by default; for measuring the switch, never for checking data.
+ *
+ * @return
+ *   0, -EBADF, or -EPROTOTYPE for a SEQPACKET connection.
+ */
+int emu_set_rx_sink(struct emu_guest *g, int conn, bool on);
+
 #ifdef __cplusplus
 }
 #endif

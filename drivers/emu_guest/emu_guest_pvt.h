@@ -200,6 +200,8 @@ struct emu_conn {
 	struct emu_chunk *rx_head;
 	struct emu_chunk *rx_tail;
 	uint32_t msg_count;   /* SEQPACKET: complete messages queued */
+	uint32_t rx_sunk;     /* STREAM sink: bytes received, counted not stored */
+	bool rx_sink;         /* emu_set_rx_sink() */
 	uint64_t close_deadline_ns;
 	int hnext;            /* hash chain */
 };

@@ -132,6 +132,7 @@ emu_conn_drop_rx(struct emu_conn *c)
 	}
 	c->rx_tail = NULL;
 	c->rx_bytes = 0;
+	c->rx_sunk = 0;
 	c->msg_count = 0;
 }
 
@@ -305,6 +306,11 @@ emu_sock_enqueue(struct emu_guest *g, struct emu_conn *c, const struct vsock_hdr
 		g->st.rx_credit_overflow++;
 		return;
 	}
+	if (c->rx_sink) {
+		c->rx_sunk += h->len;
+		c->rx_bytes += h->len;
+		return;
+	}
 	k = malloc(sizeof(*k) + h->len);
 	if (k == NULL) {
 		g->st.rx_credit_overflow++;
@@ -390,7 +396,8 @@ emu_sock_recv_connected(struct emu_guest *g, int id, const struct vsock_hdr *h,
 			g->st.rx_bad++;
 		c->peer_shut |= h->flags & VSOCK_SHUTDOWN_MASK;
 		c->state = EMU_CONN_CLOSING;
-		if (c->peer_shut == VSOCK_SHUTDOWN_MASK && (c->rx_head == NULL || c->orphan)) {
+		if (c->peer_shut == VSOCK_SHUTDOWN_MASK &&
+		    ((c->rx_head == NULL && c->rx_sunk == 0) || c->orphan)) {
 			emu_sock_send_ctrl(g, c, VSOCK_OP_RST, 0);
 			c->state = EMU_CONN_CLOSED;
 			if (c->orphan) {
@@ -733,6 +740,12 @@ emu_recv_stream(struct emu_conn *c, uint8_t *buf, size_t len)
 			free(k);
 		}
 	}
+	/* sunk bytes arrived after every stored chunk: consume them without a copy */
+	if (c->rx_head == NULL && done < len && c->rx_sunk > 0) {
+		n = c->rx_sunk < len - done ? c->rx_sunk : (uint32_t)(len - done);
+		c->rx_sunk -= n;
+		done += n;
+	}
 	emu_credit_consumed(c, done);
 	return done;
 }
@@ -779,7 +792,8 @@ emu_recv(struct emu_guest *g, int conn, void *buf, size_t len, bool *eor)
 		return -EBADF;
 	if (c->state == EMU_CONN_CONNECTING)
 		return -ENOTCONN;
-	have = c->type == VSOCK_TYPE_SEQPACKET ? c->msg_count > 0 : c->rx_head != NULL;
+	have = c->type == VSOCK_TYPE_SEQPACKET ? c->msg_count > 0 :
+						 c->rx_head != NULL || c->rx_sunk > 0;
 	if (!have) {
 		if ((c->peer_shut & VSOCK_SHUTDOWN_SEND) || c->state == EMU_CONN_CLOSED ||
 		    (c->shut & VSOCK_SHUTDOWN_RCV))
@@ -851,5 +865,18 @@ emu_close(struct emu_guest *g, int conn)
 		c->close_deadline_ns = emu_now_ns() + EMU_CLOSE_TIMEOUT_NS;
 	}
 	emu_tx_done(g);
+	return 0;
+}
+
+int
+emu_set_rx_sink(struct emu_guest *g, int conn, bool on)
+{
+	struct emu_conn *c = emu_conn_get(g, conn);
+
+	if (c == NULL)
+		return -EBADF;
+	if (c->type != VSOCK_TYPE_STREAM)
+		return -EPROTOTYPE;
+	c->rx_sink = on;
 	return 0;
 }
