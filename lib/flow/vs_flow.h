@@ -118,13 +118,14 @@ struct vs_flow {
 	uint8_t shutdown; /**< VSOCK_SHUTDOWN_* flags seen from the local end */
 	uint8_t live; /**< in the table (the owner lcore's view, see vs_flow_scan()) */
 	uint8_t counted; /**< counted against the local guest's connection limit */
-	uint8_t pad[2];
+	uint16_t peer_slot; /**< hint: the peer's port slot (a user's cache, see peer_uid) */
 	uint64_t since; /**< TSC of the last state change */
 	uint64_t tx_pkts; /**< packets the local end sent */
 	uint64_t tx_bytes; /**< payload bytes the local end sent */
 	uint32_t buf_alloc; /**< buf_alloc the local end advertised last */
 	uint32_t fwd_cnt; /**< fwd_cnt the local end advertised last */
 	struct vs_credit peer; /**< credit the peer granted the local end */
+	uint32_t peer_uid; /**< hint: uid of the port in peer_slot, 0 if none (never reused) */
 };
 
 /**

@@ -162,7 +162,30 @@ tx_commit(struct vs_lcore *lc, struct vs_port *src, struct vs_pkt *pkt, struct v
 	}
 }
 
-/* Route every parsed packet: destination port and sender's flow, in bulk. */
+/* The port of @cid: the one @f remembers while it still stands (same slot, same
+ * uid, not deleted: a uid is never reused and a port keeps its CID), else the
+ * CID table's, then remembered in @f. */
+static inline struct vs_port *
+tx_dst(struct vs_flow *f, uint64_t cid)
+{
+	struct vs_port *p;
+
+	if (f != NULL && f->peer_uid != 0) {
+		p = vs_port_of(f->peer_slot, f->peer_uid);
+		if (p != NULL && !__atomic_load_n(&p->deleted, __ATOMIC_ACQUIRE))
+			return p;
+		f->peer_uid = 0;
+	}
+	p = vs_port_by_cid(cid);
+	if (f != NULL && p != NULL) {
+		f->peer_slot = p->index;
+		f->peer_uid = p->uid;
+	}
+	return p;
+}
+
+/* Route every parsed packet: sender's flow in bulk, then the destination port
+ * (from the flow while it is valid). */
 static void
 tx_lookup(struct vs_lcore *lc, struct vs_pkt *pkts, unsigned int n)
 {
@@ -174,13 +197,16 @@ tx_lookup(struct vs_lcore *lc, struct vs_pkt *pkts, unsigned int n)
 	for (i = 0; i < n; i++) {
 		if (pkts[i].drop)
 			continue;
-		pkts[i].dst = vs_port_by_cid(pkts[i].h.dst_cid);
 		keys[k] = &pkts[i].key;
 		idx[k++] = i;
 	}
 	vs_flow_lookup_bulk(lc->flows, keys, k, flows);
-	for (i = 0; i < k; i++)
-		pkts[idx[i]].flow = flows[i];
+	for (i = 0; i < k; i++) {
+		struct vs_pkt *pkt = &pkts[idx[i]];
+
+		pkt->flow = flows[i];
+		pkt->dst = tx_dst(flows[i], pkt->h.dst_cid);
+	}
 }
 
 unsigned int
